@@ -1,0 +1,29 @@
+"""The composition root: ``Paperboy(settings)`` builds the store and the services on it.
+
+The CLI, the web app, workers and tests all start here, so each component is wired one way only.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from paperboy.settings import Settings
+from paperboy.sources.http import Fetcher
+from paperboy.store import Store
+
+
+class Paperboy:
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings.load()
+
+    @cached_property
+    def store(self) -> Store:
+        return Store(self.settings.resolved_database_url)
+
+    def fetcher(self) -> Fetcher:
+        """A new polite HTTP client for one network ingest run."""
+        return Fetcher.from_settings(self.settings)
+
+    def close(self) -> None:
+        if "store" in self.__dict__:
+            self.store.close()

@@ -1,0 +1,159 @@
+"""The one settings table.
+
+Every setting has a name, a type, a default and help text. Values come from ``PAPERBOY_<NAME>`` environment
+variables, or from an optional TOML file named by ``PAPERBOY_CONFIG`` (environment wins). The table is the
+documentation: ``paperboy settings`` and ``docs/settings.md`` are generated from it, and a test fails when the
+generated page is stale.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    type: type
+    default: Any
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "data_dir",
+        Path,
+        Path("~/.local/share/paperboy"),
+        "Directory for the SQLite database, search indexes and harvest checkpoints.",
+    ),
+    Setting(
+        "database_url",
+        str,
+        "",
+        "SQLAlchemy URL of the store. Empty: a SQLite file `paperboy.db` in the data directory. "
+        "PostgreSQL: `postgresql+psycopg://user@host:5432/dbname`.",
+    ),
+    Setting(
+        "timezone", str, "UTC", "Time zone of the site's calendar: daily lists, weeks and digest periods."
+    ),
+    Setting(
+        "public_url", str, "http://127.0.0.1:8000", "The site's public base URL, used in feeds and emails."
+    ),
+    Setting(
+        "hf_api_url",
+        str,
+        "https://huggingface.co",
+        "Base URL of the Hugging Face API used by the `hf-daily` source.",
+    ),
+    Setting("arxiv_api_url", str, "https://export.arxiv.org/api/query", "arXiv export API endpoint."),
+    Setting("arxiv_oai_url", str, "https://oaipmh.arxiv.org/oai", "arXiv OAI-PMH endpoint."),
+    Setting(
+        "request_pause_seconds",
+        float,
+        3.0,
+        "Pause between requests to one upstream API (arXiv asks for 3 s). Tests set 0.",
+    ),
+    Setting("request_retries", int, 4, "Retries of a failed upstream request, with exponential backoff."),
+    Setting(
+        "request_backoff_seconds",
+        float,
+        2.0,
+        "First wait before retrying a failed upstream request; doubles each retry. Tests set 0.",
+    ),
+    Setting("request_timeout_seconds", float, 30.0, "Timeout of one upstream HTTP request."),
+    Setting("ingest_batch_size", int, 2000, "Records written to the store per transaction during ingest."),
+    Setting("host", str, "127.0.0.1", "Address `paperboy serve` listens on."),
+    Setting("port", int, 8000, "Port `paperboy serve` listens on."),
+    Setting("page_size", int, 50, "Papers per page on lists and in the JSON API by default."),
+)
+
+
+def _parse(setting: Setting, raw: Any) -> Any:
+    """Turn a raw environment/TOML value into the setting's type, with a message that names the setting."""
+    if isinstance(raw, setting.type):
+        return raw
+    try:
+        if setting.type is Path:
+            return Path(str(raw))
+        if setting.type is bool:
+            return str(raw).strip().lower() in {"1", "true", "yes", "on"}
+        return setting.type(raw)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"setting {setting.name} (PAPERBOY_{setting.name.upper()}): cannot read {raw!r} as "
+            f"{setting.type.__name__}"
+        ) from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings. Build with :meth:`load`; override in tests with :meth:`replace`."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @classmethod
+    def load(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
+        env = os.environ if environ is None else environ
+        file_values: dict[str, Any] = {}
+        config_path = env.get("PAPERBOY_CONFIG")
+        if config_path:
+            with open(config_path, "rb") as fh:
+                file_values = tomllib.load(fh)
+            unknown = set(file_values) - {s.name for s in SETTINGS}
+            if unknown:
+                raise ValueError(
+                    f"{config_path}: unknown settings {sorted(unknown)}; see `paperboy settings`"
+                )
+        values: dict[str, Any] = {}
+        for setting in SETTINGS:
+            raw: Any = setting.default
+            if setting.name in file_values:
+                raw = file_values[setting.name]
+            env_name = f"PAPERBOY_{setting.name.upper()}"
+            if env.get(env_name) not in (None, ""):
+                raw = env[env_name]
+            if setting.name in overrides and overrides[setting.name] is not None:
+                raw = overrides[setting.name]
+            values[setting.name] = _parse(setting, raw)
+        values["data_dir"] = Path(values["data_dir"]).expanduser()
+        return cls(values)
+
+    def replace(self, **changes: Any) -> Settings:
+        by_name = {s.name: s for s in SETTINGS}
+        new = dict(self.values)
+        for name, raw in changes.items():
+            new[name] = _parse(by_name[name], raw)
+        return Settings(new)
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'paperboy.db'}"
+
+
+def settings_markdown() -> str:
+    """The settings table as Markdown, for docs/settings.md and `paperboy settings`."""
+    lines = [
+        "# Settings",
+        "",
+        "Set each as an environment variable `PAPERBOY_<NAME>` or in a TOML file named by `PAPERBOY_CONFIG`.",
+        "Generated from `paperboy/settings.py` by `paperboy settings --markdown`.",
+        "",
+        "| name | environment variable | type | default | meaning |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for s in SETTINGS:
+        default = "(empty)" if s.default == "" else f"`{s.default}`"
+        lines.append(f"| {s.name} | `PAPERBOY_{s.name.upper()}` | {s.type.__name__} | {default} | {s.help} |")
+    return "\n".join(lines) + "\n"

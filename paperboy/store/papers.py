@@ -1,0 +1,158 @@
+"""Reading and writing papers with their ordered authors, categories, versions and links.
+
+Writes go in batches: one query per table to learn what exists, then bulk inserts, so an ingest of a million
+records costs a few thousand statements, not millions.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from paperboy.domain import Paper, Version
+from paperboy.store.schema import (
+    paper_authors,
+    paper_categories,
+    paper_changes,
+    paper_links,
+    paper_versions,
+    papers,
+)
+
+CHILD_TABLES = (paper_authors, paper_categories, paper_versions, paper_links)
+PAPER_COLUMNS = (
+    "title",
+    "abstract",
+    "published_at",
+    "updated_at",
+    "doi",
+    "journal_ref",
+    "comments",
+    "license",
+    "github_stars",
+    "ai_summary",
+    "ai_keywords",
+    "upvotes",
+    "num_comments",
+    "counts_as_of",
+)
+
+
+def paper_row(paper: Paper, now: datetime) -> dict[str, Any]:
+    row = {name: getattr(paper, name) for name in PAPER_COLUMNS}
+    row["upvotes"] = paper.upvotes or 0
+    row["num_comments"] = paper.num_comments or 0
+    row["id"] = paper.id
+    row["modified_at"] = now
+    return row
+
+
+def child_rows(paper: Paper) -> dict[sa.Table, list[dict[str, Any]]]:
+    pid = paper.id
+    return {
+        paper_authors: [{"paper_id": pid, "position": i, "name": n} for i, n in enumerate(paper.authors)],
+        paper_categories: [
+            {"paper_id": pid, "position": i, "category": c} for i, c in enumerate(paper.categories)
+        ],
+        paper_versions: [
+            {"paper_id": pid, "version": v.number, "created_at": v.created_at} for v in paper.versions
+        ],
+        paper_links: [{"paper_id": pid, "kind": k, "url": u} for k, u in sorted(paper.links.items())],
+    }
+
+
+def _chunks(items: Sequence[str], size: int = 900) -> Iterable[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def load_papers(conn: sa.Connection, ids: Sequence[str]) -> dict[str, Paper]:
+    """The stored papers among ``ids``, fully assembled, keyed by id."""
+    found: dict[str, Paper] = {}
+    for chunk in _chunks(list(ids)):
+        rows = conn.execute(sa.select(papers).where(papers.c.id.in_(chunk))).mappings().all()
+        if not rows:
+            continue
+        present = [r["id"] for r in rows]
+        authors: dict[str, list[str]] = defaultdict(list)
+        for pid, name in conn.execute(
+            sa.select(paper_authors.c.paper_id, paper_authors.c.name)
+            .where(paper_authors.c.paper_id.in_(present))
+            .order_by(paper_authors.c.paper_id, paper_authors.c.position)
+        ):
+            authors[pid].append(name)
+        categories: dict[str, list[str]] = defaultdict(list)
+        for pid, category in conn.execute(
+            sa.select(paper_categories.c.paper_id, paper_categories.c.category)
+            .where(paper_categories.c.paper_id.in_(present))
+            .order_by(paper_categories.c.paper_id, paper_categories.c.position)
+        ):
+            categories[pid].append(category)
+        versions: dict[str, list[Version]] = defaultdict(list)
+        for pid, number, created in conn.execute(
+            sa.select(paper_versions.c.paper_id, paper_versions.c.version, paper_versions.c.created_at)
+            .where(paper_versions.c.paper_id.in_(present))
+            .order_by(paper_versions.c.paper_id, paper_versions.c.version)
+        ):
+            versions[pid].append(Version(number, created))
+        links: dict[str, dict[str, str]] = defaultdict(dict)
+        for pid, kind, url in conn.execute(
+            sa.select(paper_links.c.paper_id, paper_links.c.kind, paper_links.c.url).where(
+                paper_links.c.paper_id.in_(present)
+            )
+        ):
+            links[pid][kind] = url
+        for row in rows:
+            pid = row["id"]
+            found[pid] = Paper(
+                id=pid,
+                authors=authors.get(pid, []),
+                categories=categories.get(pid, []),
+                versions=versions.get(pid, []),
+                links=links.get(pid, {}),
+                **{name: row[name] for name in PAPER_COLUMNS},
+            )
+    return found
+
+
+def insert_papers(conn: sa.Connection, new_papers: Sequence[Paper], now: datetime) -> None:
+    if not new_papers:
+        return
+    conn.execute(papers.insert(), [paper_row(p, now) | {"created_at": now} for p in new_papers])
+    _insert_children(conn, new_papers)
+    log_changes(conn, [p.id for p in new_papers], now)
+
+
+def replace_papers(conn: sa.Connection, changed: Sequence[Paper], now: datetime) -> None:
+    """Overwrite stored papers with their merged versions: the row, then all child rows anew."""
+    if not changed:
+        return
+    ids = [p.id for p in changed]
+    conn.execute(
+        papers.update().where(papers.c.id == sa.bindparam("b_id")),
+        [{**{k: v for k, v in paper_row(p, now).items() if k != "id"}, "b_id": p.id} for p in changed],
+    )
+    for table in CHILD_TABLES:
+        for chunk in _chunks(ids):
+            conn.execute(table.delete().where(table.c.paper_id.in_(chunk)))
+    _insert_children(conn, changed)
+    log_changes(conn, ids, now)
+
+
+def _insert_children(conn: sa.Connection, items: Sequence[Paper]) -> None:
+    rows: dict[sa.Table, list[dict[str, Any]]] = {table: [] for table in CHILD_TABLES}
+    for paper in items:
+        for table, table_rows in child_rows(paper).items():
+            rows[table].extend(table_rows)
+    for table, table_rows in rows.items():
+        if table_rows:
+            conn.execute(table.insert(), table_rows)
+
+
+def log_changes(conn: sa.Connection, ids: Sequence[str], now: datetime) -> None:
+    """Append to the change log that derived indexes follow to stay in sync with the store."""
+    conn.execute(paper_changes.insert(), [{"paper_id": pid, "changed_at": now} for pid in ids])
