@@ -139,9 +139,7 @@ def _parse_date(text: str) -> date:
 
 @ingest_app.command("hf-daily")
 def ingest_hf_daily(
-    path: Annotated[
-        Path | None, typer.Argument(help="A folder of YYYY-MM-DD.json responses, or one file.")
-    ] = None,
+    path: Annotated[Path | None, typer.Argument(help="A folder of YYYY-MM-DD.json responses, or one file.")] = None,
     since: Annotated[str | None, typer.Option(help="Fetch live from this day (YYYY-MM-DD).")] = None,
     until: Annotated[str | None, typer.Option(help="Fetch live up to this day (default: since).")] = None,
     database_url: DatabaseOption = None,
@@ -164,6 +162,126 @@ def ingest_hf_daily(
             fetcher.close()
     else:
         raise typer.BadParameter("give a PATH to archived responses, or --since DATE to fetch live")
+
+
+@ingest_app.command("arxiv-api")
+def ingest_arxiv_api(
+    ids: Annotated[list[str] | None, typer.Option("--id", help="An arXiv id (repeatable); versions allowed.")] = None,
+    query: Annotated[str | None, typer.Option(help="An arXiv search query, e.g. 'cat:cs.CL AND ti:agent'.")] = None,
+    max_results: Annotated[int, typer.Option(help="Stop a query after this many entries.")] = 100,
+    page_size: Annotated[int, typer.Option(help="Entries per API request.")] = 100,
+    files: Annotated[list[Path] | None, typer.Option("--file", help="A saved Atom response (repeatable).")] = None,
+    database_url: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The arXiv export API (Atom): papers by id list or by search query, or saved responses."""
+    from paperboy.sources import arxiv_api
+
+    pb = _paperboy(database_url)
+    if files:
+        run_ingest(pb, arxiv_api.read_files(files), arxiv_api.NAME, ", ".join(map(str, files)), as_json)
+        return
+    if not ids and not query:
+        raise typer.BadParameter("give --id ID (repeatable), --query QUERY or --file FILE")
+    fetcher = pb.fetcher()
+    base = pb.settings.arxiv_api_url
+    try:
+        if ids:
+            items = arxiv_api.read_ids(fetcher, base, ids, page_size=page_size)
+            run_ingest(pb, items, arxiv_api.NAME, f"{base} id_list={','.join(ids)}", as_json)
+        else:
+            items = arxiv_api.read_query(fetcher, base, query or "", max_results=max_results, page_size=page_size)
+            run_ingest(pb, items, arxiv_api.NAME, f"{base} search_query={query}", as_json)
+    finally:
+        fetcher.close()
+
+
+@ingest_app.command("arxiv-oai")
+def ingest_arxiv_oai(
+    metadata_prefix: Annotated[str, typer.Option("--format", help="arXivRaw or arXiv.")] = "arXivRaw",
+    from_: Annotated[
+        str | None, typer.Option("--from", help="Harvest records changed on or after (YYYY-MM-DD).")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="Harvest records changed on or before (YYYY-MM-DD).")] = None,
+    set_: Annotated[str | None, typer.Option("--set", help="An OAI set, e.g. cs or physics:hep-th.")] = None,
+    restart: Annotated[bool, typer.Option(help="Forget a saved checkpoint and start over.")] = False,
+    files: Annotated[list[Path] | None, typer.Option("--file", help="A saved OAI-PMH response (repeatable).")] = None,
+    database_url: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """arXiv OAI-PMH ListRecords (arXiv or arXivRaw format), resuming an interrupted harvest where it stopped."""
+    from paperboy.sources import arxiv_oai
+
+    pb = _paperboy(database_url)
+    if files:
+        run_ingest(pb, arxiv_oai.read_files(files), arxiv_oai.NAME, ", ".join(map(str, files)), as_json)
+        return
+    for value in (from_, until):
+        if value:
+            _parse_date(value)
+    fetcher = pb.fetcher()
+    base = pb.settings.arxiv_oai_url
+    try:
+        items = arxiv_oai.harvest(
+            fetcher,
+            _ready(pb).store,
+            base,
+            metadata_prefix=metadata_prefix,
+            from_=from_,
+            until=until,
+            set_=set_,
+            restart=restart,
+        )
+        location = f"{base} {metadata_prefix} from={from_} until={until} set={set_}"
+        run_ingest(pb, items, arxiv_oai.NAME, location, as_json)
+    finally:
+        fetcher.close()
+
+
+@ingest_app.command("kaggle")
+def ingest_kaggle(
+    path: Annotated[Path, typer.Argument(help="arxiv-metadata-oai-snapshot.json (JSON lines; .gz allowed).")],
+    database_url: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The Kaggle arXiv metadata snapshot, streamed in constant memory."""
+    from paperboy.sources import kaggle
+
+    pb = _paperboy(database_url)
+    run_ingest(pb, kaggle.read_path(path), kaggle.NAME, str(path), as_json)
+
+
+@ingest_app.command("jsonl")
+def ingest_jsonl(
+    path: Annotated[Path, typer.Argument(help="A paperboy JSONL export, or any {id,title,abstract} lines.")],
+    database_url: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """paperboy's own JSONL format (what `paperboy export` writes); any corpus with id, title and abstract."""
+    from paperboy.sources import jsonl
+
+    pb = _paperboy(database_url)
+    run_ingest(pb, jsonl.read_path(path), jsonl.NAME, str(path), as_json)
+
+
+@app.command()
+def export(
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write (default: stdout).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="Only jsonl for now.")] = "jsonl",
+    database_url: DatabaseOption = None,
+) -> None:
+    """Write every paper with its daily entries as JSON lines, the format `paperboy ingest jsonl` reads."""
+    from paperboy.export import write_jsonl
+
+    if fmt != "jsonl":
+        raise typer.BadParameter(f"unknown format {fmt!r}; the only format is jsonl")
+    pb = _ready(_paperboy(database_url))
+    if output is None:
+        count = write_jsonl(pb.store, sys.stdout)
+    else:
+        with output.open("w", encoding="utf-8") as out:
+            count = write_jsonl(pb.store, out)
+    err.print(f"exported {count} papers")
 
 
 @app.command()

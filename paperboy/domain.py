@@ -145,9 +145,7 @@ def merge_papers(old: Paper, new: Paper) -> Paper:
                 by_number[v.number] = v
         merged.versions = [by_number[n] for n in sorted(by_number)]
     # A snapshot older than the one stored (an earlier day's HF response) only fills gaps.
-    stale = (
-        new.counts_as_of is not None and old.counts_as_of is not None and new.counts_as_of < old.counts_as_of
-    )
+    stale = new.counts_as_of is not None and old.counts_as_of is not None and new.counts_as_of < old.counts_as_of
     for kind, url in new.links.items():
         if not stale or kind not in merged.links:
             merged.links[kind] = url

@@ -37,12 +37,8 @@ SETTINGS: tuple[Setting, ...] = (
         "SQLAlchemy URL of the store. Empty: a SQLite file `paperboy.db` in the data directory. "
         "PostgreSQL: `postgresql+psycopg://user@host:5432/dbname`.",
     ),
-    Setting(
-        "timezone", str, "UTC", "Time zone of the site's calendar: daily lists, weeks and digest periods."
-    ),
-    Setting(
-        "public_url", str, "http://127.0.0.1:8000", "The site's public base URL, used in feeds and emails."
-    ),
+    Setting("timezone", str, "UTC", "Time zone of the site's calendar: daily lists, weeks and digest periods."),
+    Setting("public_url", str, "http://127.0.0.1:8000", "The site's public base URL, used in feeds and emails."),
     Setting(
         "hf_api_url",
         str,
@@ -84,8 +80,7 @@ def _parse(setting: Setting, raw: Any) -> Any:
         return setting.type(raw)
     except (TypeError, ValueError) as exc:
         raise ValueError(
-            f"setting {setting.name} (PAPERBOY_{setting.name.upper()}): cannot read {raw!r} as "
-            f"{setting.type.__name__}"
+            f"setting {setting.name} (PAPERBOY_{setting.name.upper()}): cannot read {raw!r} as {setting.type.__name__}"
         ) from exc
 
 
@@ -111,9 +106,7 @@ class Settings:
                 file_values = tomllib.load(fh)
             unknown = set(file_values) - {s.name for s in SETTINGS}
             if unknown:
-                raise ValueError(
-                    f"{config_path}: unknown settings {sorted(unknown)}; see `paperboy settings`"
-                )
+                raise ValueError(f"{config_path}: unknown settings {sorted(unknown)}; see `paperboy settings`")
         values: dict[str, Any] = {}
         for setting in SETTINGS:
             raw: Any = setting.default

@@ -21,7 +21,14 @@ MAX_ID_LENGTH = 64
 EARLIEST_DATE = datetime(1989, 1, 1, tzinfo=UTC)  # before arXiv and before any record paperboy expects
 CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
-Item = Record | Skip
+
+class Flush:
+    """Yielded by a source when everything so far must be committed before it goes on (e.g. before saving a
+    harvest checkpoint), so a resumed run never skips records that were read but not yet written."""
+
+
+FLUSH = Flush()
+Item = Record | Skip | Flush
 
 
 @dataclass
@@ -148,6 +155,10 @@ def ingest(
 
     try:
         for item in items:
+            if isinstance(item, Flush):
+                if batch:
+                    flush()
+                continue
             report.seen += 1
             if isinstance(item, Skip):
                 report.skipped.append(item)

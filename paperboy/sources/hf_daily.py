@@ -39,9 +39,7 @@ def read_path(path: Path) -> Iterator[Item]:
         except ValueError:
             yield Skip(str(file), "file name is not a date (expected YYYY-MM-DD.json)")
             continue
-        yield from read_response(
-            file.read_bytes(), day, str(file), counts_as_of=datetime.combine(day, time(), UTC)
-        )
+        yield from read_response(file.read_bytes(), day, str(file), counts_as_of=datetime.combine(day, time(), UTC))
 
 
 def read_live(fetcher: Fetcher, base_url: str, start: date, end: date) -> Iterator[Item]:
@@ -125,9 +123,7 @@ def parse_item(raw: Any, day: date, where: str, counts_as_of: datetime) -> Recor
         links=links,
         github_stars=_count(paper_raw.get("githubStars"), "githubStars"),
         ai_summary=_text(paper_raw.get("ai_summary")) or None,
-        ai_keywords=[clean_text(k) for k in keywords if isinstance(k, str)]
-        if isinstance(keywords, list)
-        else None,
+        ai_keywords=[clean_text(k) for k in keywords if isinstance(k, str)] if isinstance(keywords, list) else None,
         upvotes=_count(paper_raw.get("upvotes"), "upvotes") or 0,
         num_comments=_count(raw.get("numComments"), "numComments") or 0,
         counts_as_of=counts_as_of,

@@ -71,6 +71,4 @@ class Fetcher:
                     self.sleep(min(float(retry_after), 120.0))
                 continue
             return response
-        raise SourceError(
-            f"GET {url} failed after {self.retries + 1} attempts ({last_problem}); try again later"
-        )
+        raise SourceError(f"GET {url} failed after {self.retries + 1} attempts ({last_problem}); try again later")

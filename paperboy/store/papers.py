@@ -55,12 +55,8 @@ def child_rows(paper: Paper) -> dict[sa.Table, list[dict[str, Any]]]:
     pid = paper.id
     return {
         paper_authors: [{"paper_id": pid, "position": i, "name": n} for i, n in enumerate(paper.authors)],
-        paper_categories: [
-            {"paper_id": pid, "position": i, "category": c} for i, c in enumerate(paper.categories)
-        ],
-        paper_versions: [
-            {"paper_id": pid, "version": v.number, "created_at": v.created_at} for v in paper.versions
-        ],
+        paper_categories: [{"paper_id": pid, "position": i, "category": c} for i, c in enumerate(paper.categories)],
+        paper_versions: [{"paper_id": pid, "version": v.number, "created_at": v.created_at} for v in paper.versions],
         paper_links: [{"paper_id": pid, "kind": k, "url": u} for k, u in sorted(paper.links.items())],
     }
 

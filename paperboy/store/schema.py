@@ -87,18 +87,14 @@ paper_links = sa.Table(
     "paper_links",
     metadata,
     sa.Column("paper_id", sa.String(64), sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
-    sa.Column(
-        "kind", sa.String(16), primary_key=True
-    ),  # doi, code, project (arXiv abs/pdf follow from the id)
+    sa.Column("kind", sa.String(16), primary_key=True),  # doi, code, project (arXiv abs/pdf follow from the id)
     sa.Column("url", sa.Text, nullable=False),
 )
 
 paper_changes = sa.Table(
     "paper_changes",
     metadata,
-    sa.Column(
-        "seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
-    ),
+    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
     sa.Column("paper_id", sa.String(64), nullable=False),
     sa.Column("changed_at", UTCDateTime, nullable=False),
 )

@@ -105,9 +105,7 @@ class Store:
                 else:
                     outcome.unchanged += 1
             insert_papers(conn, [current[pid] for pid in inserted], now)
-            replace_papers(
-                conn, [p for pid, p in current.items() if pid in existing and p != existing[pid]], now
-            )
+            replace_papers(conn, [p for pid, p in current.items() if pid in existing and p != existing[pid]], now)
             if new_entries:
                 conn.execute(daily_entries.insert(), new_entries)
         return outcome
@@ -140,10 +138,7 @@ class Store:
             with self.read() as conn:
                 ids = list(
                     conn.execute(
-                        sa.select(papers.c.id)
-                        .where(papers.c.id > after)
-                        .order_by(papers.c.id)
-                        .limit(batch_size)
+                        sa.select(papers.c.id).where(papers.c.id > after).order_by(papers.c.id).limit(batch_size)
                     ).scalars()
                 )
                 if not ids:
@@ -195,25 +190,19 @@ class Store:
 
     def recent_runs(self, limit: int = 10) -> list[dict[str, Any]]:
         with self.read() as conn:
-            rows = conn.execute(
-                sa.select(ingest_runs).order_by(ingest_runs.c.id.desc()).limit(limit)
-            ).mappings()
+            rows = conn.execute(sa.select(ingest_runs).order_by(ingest_runs.c.id.desc()).limit(limit)).mappings()
             return [dict(row) for row in rows]
 
     def load_checkpoint(self, key: str) -> dict[str, Any] | None:
         with self.read() as conn:
-            row = conn.execute(
-                sa.select(harvest_checkpoints).where(harvest_checkpoints.c.key == key)
-            ).mappings()
+            row = conn.execute(sa.select(harvest_checkpoints).where(harvest_checkpoints.c.key == key)).mappings()
             found = row.first()
             return dict(found) if found else None
 
     def save_checkpoint(self, key: str, token: str | None, state: dict[str, Any]) -> None:
         with self.write() as conn:
             conn.execute(harvest_checkpoints.delete().where(harvest_checkpoints.c.key == key))
-            conn.execute(
-                harvest_checkpoints.insert().values(key=key, token=token, state=state, updated_at=utcnow())
-            )
+            conn.execute(harvest_checkpoints.insert().values(key=key, token=token, state=state, updated_at=utcnow()))
 
     def clear_checkpoint(self, key: str) -> None:
         with self.write() as conn:

@@ -45,9 +45,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "paper_changes",
-        sa.Column(
-            "seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("paper_id", sa.String(length=64), nullable=False),
         sa.Column("changed_at", paperboy.store.schema.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("seq"),
