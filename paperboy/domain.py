@@ -30,14 +30,24 @@ def parse_arxiv_id(text: str) -> tuple[str, int | None] | None:
     candidate = candidate.removeprefix("arXiv:").removeprefix("arxiv:").removesuffix(".pdf")
     for pattern in (ARXIV_NEW_ID, ARXIV_OLD_ID):
         match = pattern.match(candidate)
-        if match:
+        if match and _plausible(match.group("id")):
             version = match.group("version")
             return match.group("id"), int(version) if version else None
     return None
 
 
+def _plausible(paper_id: str) -> bool:
+    """New-style ids have 4 digits after the dot until 2014 (YYMM 0704-1412) and 5 from 1501 on."""
+    if "/" in paper_id:
+        return True
+    yymm, number = paper_id.split(".")
+    month = int(yymm[2:])
+    return 1 <= month <= 12 and (len(number) == 5) == (yymm >= "1501")
+
+
 def is_arxiv_id(paper_id: str) -> bool:
-    return bool(ARXIV_NEW_ID.match(paper_id) or ARXIV_OLD_ID.match(paper_id))
+    parsed = parse_arxiv_id(paper_id)
+    return parsed is not None and parsed[0] == paper_id
 
 
 @dataclass(slots=True, frozen=True)

@@ -15,6 +15,8 @@ from paperboy.store import engine as engines
 from paperboy.store.papers import insert_papers, load_papers, replace_papers
 from paperboy.store.schema import daily_entries, harvest_checkpoints, ingest_runs, papers
 
+INGEST_LOCK_KEY = 7_201_105  # the PostgreSQL advisory lock that serialises ingest batches
+
 
 @dataclass(slots=True)
 class BatchOutcome:
@@ -73,6 +75,9 @@ class Store:
         outcome = BatchOutcome()
         now = utcnow()
         with self.write() as conn:
+            if self.dialect == "postgresql":
+                # Read-merge-write must not interleave between processes (SQLite gets this from BEGIN IMMEDIATE).
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": INGEST_LOCK_KEY})
             existing = load_papers(conn, [r.paper.id for r in records])
             entry_keys = [(r.entry.paper_id, r.entry.day) for r in records if r.entry]
             known_entries = self._existing_entries(conn, entry_keys)
@@ -269,6 +274,24 @@ class Store:
             entries = [_entry(row) for row in conn.execute(query).mappings()]
             found = load_papers(conn, [e.paper_id for e in entries])
         return [ListedPaper(found[e.paper_id], e) for e in entries]
+
+    # -- web queries -------------------------------------------------------------------------------------------
+
+    def count_papers(self) -> int:
+        """Visible papers: one cheap query, so a load balancer's health probe never costs a full `stats()`."""
+        query = sa.select(sa.func.count()).select_from(papers).where(papers.c.hidden == sa.false())
+        with self.read() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def count_listed(self, day: date) -> int:
+        """How many visible papers the list of ``day`` holds, so a paged list can say how many there are."""
+        query = (
+            sa.select(sa.func.count())
+            .select_from(daily_entries.join(papers, papers.c.id == daily_entries.c.paper_id))
+            .where(daily_entries.c.day == day, papers.c.hidden == sa.false())
+        )
+        with self.read() as conn:
+            return int(conn.execute(query).scalar_one())
 
 
 def _entry(row: Any) -> DailyEntry:
