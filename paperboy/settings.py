@@ -65,6 +65,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("host", str, "127.0.0.1", "Address `paperboy serve` listens on."),
     Setting("port", int, 8000, "Port `paperboy serve` listens on."),
     Setting("page_size", int, 50, "Papers per page on lists and in the JSON API by default."),
+    Setting("secret_key", str, "",
+            "Secret for signed tokens (sign-in links, unsubscribe links, CSRF). Empty: one is generated and kept in "
+            "the data directory (`secret_key` file). Set the same value on every web and worker node."),
+    Setting("smtp_url", str, "smtp://127.0.0.1:25",
+            "Mail server: `smtp://host:port`, `smtps://user:password@host:465` (TLS) or "
+            "`smtp+starttls://user:password@host:587`."),
+    Setting("mail_from", str, "paperboy <paperboy@localhost>", "Sender address of sign-in mails and digests."),
 )
 
 
