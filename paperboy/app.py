@@ -5,6 +5,7 @@ The CLI, the web app, workers and tests all start here, so each component is wir
 
 from __future__ import annotations
 
+import secrets
 from functools import cached_property
 
 from paperboy.settings import Settings
@@ -19,6 +20,20 @@ class Paperboy:
     @cached_property
     def store(self) -> Store:
         return Store(self.settings.resolved_database_url)
+
+    @cached_property
+    def secret_key(self) -> bytes:
+        """The key for signed tokens: the setting, or one generated once and kept in the data directory."""
+        if self.settings.secret_key:
+            return self.settings.secret_key.encode()
+        path = self.settings.data_dir / "secret_key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(secrets.token_urlsafe(48))
+            tmp.chmod(0o600)
+            tmp.replace(path)
+        return path.read_text().strip().encode()
 
     def fetcher(self) -> Fetcher:
         """A new polite HTTP client for one network ingest run."""
