@@ -1,0 +1,230 @@
+"""`kaggle`: the Kaggle arXiv metadata snapshot, ``arxiv-metadata-oai-snapshot.json`` (JSON lines, .gz allowed).
+
+The real file holds every arXiv paper (millions of lines, several GB), so it is streamed line by line in constant
+memory and parsed lean (orjson, a hand-rolled RFC 2822 date parser for the one date shape it uses). The snapshot has
+no daily lists, so records carry no daily entry. Author names come from ``authors_parsed`` when present (the
+``authors`` string mixes in affiliations), with TeX accents (``Bal\\'azs``) turned into Unicode. A bad line is skipped
+as ``path:line`` with the reason; the rest lands.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+
+from paperboy.domain import Paper, Record, Skip, Version, parse_arxiv_id
+from paperboy.sources.base import Item, clean_text
+from paperboy.sources.jsonl import MAX_LENGTHS, Progress, SeenIds, decode_line, read_lines
+
+NAME = "kaggle"
+MONTHS = {
+    m: i for i, m in enumerate(["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], 1)
+}
+
+
+def read_path(path: Path, on_progress: Progress | None = None) -> Iterator[Item]:
+    """Every paper of a snapshot file; ``on_progress(bytes_read, total_bytes)`` is called every few thousand lines."""
+    seen = SeenIds()
+    for line in read_lines(path, on_progress):
+        if isinstance(line, Skip):
+            yield line
+            continue
+        number, raw = line
+        where = f"{path}:{number}"
+        try:
+            paper = parse_paper(decode_line(raw))
+        except (ValueError, TypeError, OverflowError) as exc:
+            yield Skip(where, str(exc) or type(exc).__name__)
+            continue
+        if not seen.add(paper.id):
+            yield Skip(where, f"duplicate id {paper.id} in this file (an earlier line has it)")
+            continue
+        yield Record(paper=paper, where=where)
+
+
+def parse_paper(data: dict[str, Any]) -> Paper:
+    """One snapshot record as a paper; raises ValueError or TypeError saying what is wrong."""
+    raw_id = _str(data, "id")
+    parsed = parse_arxiv_id(raw_id) if raw_id else None
+    if parsed is None:
+        raise ValueError(f"id {raw_id!r} is not an arXiv identifier" if raw_id else "missing id")
+    title = clean_text(_str(data, "title"))
+    if not title:
+        raise ValueError("missing title")
+    versions = _versions(data.get("versions"))
+    doi = _str(data, "doi").split(maxsplit=1)[0] if _str(data, "doi").strip() else None
+    if doi is not None and len(doi) > MAX_LENGTHS["doi"]:
+        doi = None  # not a DOI; the paper itself is still good
+    categories = _str(data, "categories").split()
+    for category in categories:
+        if len(category) > MAX_LENGTHS["category"]:
+            raise ValueError(f"category longer than {MAX_LENGTHS['category']} characters")
+    return Paper(
+        id=parsed[0],
+        title=title,
+        abstract=clean_text(_str(data, "abstract")),
+        authors=_authors(data),
+        categories=categories,
+        published_at=versions[0].created_at if versions else None,
+        updated_at=versions[-1].created_at if versions else None,
+        versions=versions,
+        doi=doi,
+        journal_ref=clean_text(_str(data, "journal-ref")) or None,
+        comments=clean_text(_str(data, "comments")) or None,
+        license=_str(data, "license").strip()[: MAX_LENGTHS["license"]] or None,
+        links={"doi": f"https://doi.org/{doi}"} if doi else {},
+    )
+
+
+def _str(data: dict[str, Any], key: str) -> str:
+    value = data.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise TypeError(f"{key} is a {type(value).__name__}, not a string")
+    return value
+
+
+def _versions(raw: Any) -> list[Version]:
+    """Versions in number order; v1's date is when the paper was first published."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise TypeError(f"versions is a {type(raw).__name__}, not a list")
+    versions = []
+    for item in raw:
+        if not isinstance(item, dict) or not isinstance(item.get("version"), str):
+            raise TypeError(f"versions holds {item!r:.60} instead of {{version, created}}")
+        label = item["version"]
+        if not (label[:1] == "v" and label[1:].isdigit()):
+            raise ValueError(f"version {label!r} is not v1, v2, ...")
+        created = item.get("created")
+        versions.append(Version(int(label[1:]), parse_rfc2822(created) if created else None))
+    versions.sort(key=lambda v: v.number)
+    return versions
+
+
+def parse_rfc2822(text: Any) -> datetime:
+    """``Mon, 2 Apr 2007 19:18:42 GMT`` as an aware UTC datetime, fast for that one shape; ValueError if impossible."""
+    if not isinstance(text, str):
+        raise TypeError(f"version date {text!r} is not a string")
+    parts = text.split()
+    try:
+        if len(parts) == 6 and parts[5] == "GMT" and parts[2] in MONTHS:
+            hour, minute, second = parts[4].split(":")
+            return datetime(
+                int(parts[3]), MONTHS[parts[2]], int(parts[1]), int(hour), int(minute), int(second), tzinfo=UTC
+            )
+        value = parsedate_to_datetime(text)
+    except (ValueError, TypeError, IndexError, OverflowError):
+        raise ValueError(f"impossible date {text!r}") from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# -- author names -----------------------------------------------------------------------------------------------
+
+
+def _authors(data: dict[str, Any]) -> list[str]:
+    """Names as "Forenames Keyname Suffix" from ``authors_parsed``, else split from the ``authors`` string."""
+    parsed = data.get("authors_parsed")
+    if isinstance(parsed, list) and parsed and all(_is_parsed_name(p) for p in parsed):
+        names = []
+        for parts in parsed:
+            keyname, forenames = parts[0], parts[1]
+            suffix = parts[2] if len(parts) > 2 else ""
+            # arXiv's parser splits hyphenated initials ("C.-P." -> "C. -P."); put them back together.
+            name = clean_text(" ".join(p for p in (forenames.replace(" -", "-"), keyname, suffix) if p))
+            if name:
+                names.append(tex_to_unicode(name))
+        return names
+    return [tex_to_unicode(name) for name in split_authors(_str(data, "authors"))]
+
+
+def _is_parsed_name(parts: Any) -> bool:
+    return isinstance(parts, list) and len(parts) >= 2 and all(isinstance(p, str) for p in parts[:3])
+
+
+PARENTHESES = re.compile(r"\([^()]*\)")
+AUTHOR_SEPARATOR = re.compile(r"\s*,\s*(?:and\s+)?|\s+and\s+|\s*&\s*|\s*;\s*")
+
+
+def split_authors(text: str) -> list[str]:
+    """ "A. One (Inst), B. Two and C. Three" -> the three names, affiliations in parentheses dropped."""
+    text = clean_text(text)
+    while True:
+        stripped = PARENTHESES.sub(" ", text)
+        if stripped == text:
+            break
+        text = stripped
+    names = (clean_text(n) for n in AUTHOR_SEPARATOR.split(text))
+    return [name for name in names if name and name.lower().rstrip(".") not in ("et al", "others")]
+
+
+COMBINING = {
+    "'": "\u0301",
+    "`": "\u0300",
+    '"': "\u0308",
+    "^": "\u0302",
+    "~": "\u0303",
+    "=": "\u0304",
+    ".": "\u0307",
+    "v": "\u030c",
+    "H": "\u030b",
+    "u": "\u0306",
+    "c": "\u0327",
+    "k": "\u0328",
+    "r": "\u030a",
+    "d": "\u0323",
+    "b": "\u0331",
+}
+LETTERS = {
+    "ss": "ß",
+    "ae": "æ",
+    "AE": "Æ",
+    "oe": "œ",
+    "OE": "Œ",
+    "aa": "å",
+    "AA": "Å",
+    "o": "ø",
+    "O": "Ø",
+    "l": "ł",
+    "L": "Ł",
+    "i": "\u0131",  # dotless i
+    "j": "\u0237",  # dotless j
+}
+_BASE = r"(?:\\[ij](?![A-Za-z])|[A-Za-z])"
+# \'a \'{a} \' a \'\i ; letter accents need braces or a space: \v{s} \v s (so \vec, \cdot are left alone)
+SYMBOL_ACCENT = re.compile(r"\\([`'\"^~=.])\s*(?:\{\s*(" + _BASE + r")\s*\}|(" + _BASE + "))")
+LETTER_ACCENT = re.compile(r"\\([vHuckrdb])(?:\s*\{\s*(" + _BASE + r")\s*\}|\s+(" + _BASE + "))")
+SPECIAL_LETTER = re.compile(r"\\(ss|ae|AE|oe|OE|aa|AA|o|O|l|L|i|j)(?![A-Za-z])(?:\{\}|\s(?=[A-Za-z]))?")
+BRACED_TEXT = re.compile(r"(\\[A-Za-z]+\s*)?\{([^{}\\]*)\}")  # a group after a macro is its argument: kept
+
+
+def _accent(match: re.Match[str]) -> str:
+    base = match.group(2) or match.group(3)
+    if base.startswith("\\"):
+        base = base[1]  # a dotless i or j under an accent is just the letter with the accent
+    return base + COMBINING[match.group(1)]
+
+
+def tex_to_unicode(name: str) -> str:
+    """TeX accents and special letters in a name as Unicode: ``Bal\\'azs`` -> Balázs, ``{\\O}bro`` -> Øbro.
+
+    Unknown macros are left as they are, so nothing is lost; names without a backslash or brace pass untouched.
+    """
+    if "\\" not in name and "{" not in name:
+        return name
+    text = SYMBOL_ACCENT.sub(_accent, name)
+    text = LETTER_ACCENT.sub(_accent, text)
+    text = SPECIAL_LETTER.sub(lambda m: LETTERS[m.group(1)], text)
+    while True:  # {\'a} -> {á} -> á, innermost first
+        unbraced = BRACED_TEXT.sub(lambda m: m.group(0) if m.group(1) else m.group(2), text)
+        if unbraced == text:
+            break
+        text = unbraced
+    return unicodedata.normalize("NFC", text)
