@@ -17,7 +17,6 @@ import typer
 from rich.console import Console
 from rich.progress import (
     BarColumn,
-    MofNCompleteColumn,
     Progress,
     SpinnerColumn,
     TextColumn,
@@ -68,13 +67,26 @@ def init(database_url: DatabaseOption = None, as_json: JsonOption = False) -> No
         err.print(f"database ready at {pb.store.engine.url.render_as_string()} (schema {revision})")
 
 
-def run_ingest(pb: Paperboy, items: Iterable[Item], source: str, location: str, as_json: bool) -> None:
-    """Ingest with a live progress line (on stderr) and print the report; exit 3 when partial, 1 when failed."""
+class BytesRead:
+    """Where a file source is in its file, so the progress bar can show bytes of the total."""
+
+    def __init__(self) -> None:
+        self.done = 0
+        self.total: int | None = None
+
+    def __call__(self, done: int, total: int) -> None:
+        self.done, self.total = done, total
+
+
+def run_ingest(
+    pb: Paperboy, items: Iterable[Item], source: str, location: str, as_json: bool, bytes_read: BytesRead | None = None
+) -> None:
+    """Ingest with a live progress bar (on stderr) and print the report; exit 3 when partial, 1 when failed."""
     progress = Progress(
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),
         BarColumn(),
-        MofNCompleteColumn(),
+        TextColumn("{task.fields[position]}"),
         TextColumn("{task.fields[counts]}"),
         TimeElapsedColumn(),
         console=err,
@@ -82,19 +94,30 @@ def run_ingest(pb: Paperboy, items: Iterable[Item], source: str, location: str, 
         disable=not err.is_terminal,
     )
     with progress:
-        task = progress.add_task(f"{source}", total=None, counts="")
+        task = progress.add_task(f"{source}", total=None, counts="", position="")
+
+        def show_position(seen: int) -> None:
+            if bytes_read is not None and bytes_read.total:
+                mb_done, mb_total = bytes_read.done / 1e6, bytes_read.total / 1e6
+                progress.update(
+                    task,
+                    total=bytes_read.total,
+                    completed=bytes_read.done,
+                    position=f"{mb_done:,.0f}/{mb_total:,.0f} MB, {seen:,} records",
+                )
+            else:
+                progress.update(task, position=f"{seen:,} records")
 
         def counted(stream: Iterable[Item]) -> Iterator[Item]:
             for n, item in enumerate(stream, 1):
-                if n % 500 == 0:
-                    progress.update(task, completed=n)
+                if n % 1000 == 0:
+                    show_position(n)
                 yield item
 
         def on_progress(report: RunReport) -> None:
+            show_position(report.seen)
             progress.update(
-                task,
-                completed=report.seen,
-                counts=f"new {report.new} updated {report.updated} skipped {len(report.skipped)}",
+                task, counts=f"new {report.new:,} updated {report.updated:,} skipped {len(report.skipped):,}"
             )
 
         report = ingest(
@@ -248,7 +271,8 @@ def ingest_kaggle(
     from paperboy.sources import kaggle
 
     pb = _paperboy(database_url)
-    run_ingest(pb, kaggle.read_path(path), kaggle.NAME, str(path), as_json)
+    bytes_read = BytesRead()
+    run_ingest(pb, kaggle.read_path(path, bytes_read), kaggle.NAME, str(path), as_json, bytes_read)
 
 
 @ingest_app.command("jsonl")
@@ -261,7 +285,20 @@ def ingest_jsonl(
     from paperboy.sources import jsonl
 
     pb = _paperboy(database_url)
-    run_ingest(pb, jsonl.read_path(path), jsonl.NAME, str(path), as_json)
+    bytes_read = BytesRead()
+    run_ingest(pb, jsonl.read_path(path, bytes_read), jsonl.NAME, str(path), as_json, bytes_read)
+
+
+SAMPLE = Path(__file__).parent / "sample" / "hf-daily-sample.jsonl.gz"
+
+
+@ingest_app.command("sample")
+def ingest_sample(database_url: DatabaseOption = None, as_json: JsonOption = False) -> None:
+    """The bundled real sample: the most recent days of the Hugging Face Daily Papers archive (2,000+ papers)."""
+    from paperboy.sources import jsonl
+
+    pb = _paperboy(database_url)
+    run_ingest(pb, jsonl.read_path(SAMPLE), "sample", str(SAMPLE), as_json)
 
 
 @app.command()

@@ -27,7 +27,7 @@ OUTPUT = REPO / "paperboy" / "sample" / "hf-daily-sample.jsonl.gz"
 MIN_PAPERS = 2000
 
 
-def main() -> None:
+def main(output: Path = OUTPUT) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(f"sqlite:///{tmp}/sample.db")
         store.migrate()
@@ -43,13 +43,13 @@ def main() -> None:
             day = store.neighbour_days(day)[0]
         papers = store.get_papers(sorted(chosen))
         entries = store.entries_for(sorted(chosen))
-        OUTPUT.parent.mkdir(parents=True, exist_ok=True)
-        with OUTPUT.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as out:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        with output.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as out:
             for pid in sorted(chosen):
                 line = json.dumps(paper_to_json(papers[pid], entries.get(pid, [])), ensure_ascii=False)
                 out.write(line.encode("utf-8") + b"\n")
         store.close()
-    print(f"wrote {len(chosen)} papers listed {first_day}..{last_day} to {OUTPUT.relative_to(REPO)}")
+    print(f"wrote {len(chosen)} papers listed {first_day}..{last_day} to {output}")
 
 
 if __name__ == "__main__":
