@@ -91,10 +91,19 @@ def bulk_insert(conn: sa.Connection, table: str, columns: Sequence[str], rows: I
     typed = [i for i, name in enumerate(columns) if name in TYPED_COLUMNS]
     if typed:
         converted = []
+        seen: dict[Any, Any] = {}  # many rows share a value (the batch's `now`): convert each value once
         for row in rows:
             values = list(row)
             for i in typed:
-                values[i] = _db_value(values[i], dialect)
+                value = values[i]
+                if value is not None:
+                    key = (type(value), value) if isinstance(value, datetime) else None
+                    if key is None:
+                        values[i] = _db_value(value, dialect)
+                    elif key in seen:
+                        values[i] = seen[key]
+                    else:
+                        values[i] = seen[key] = _db_value(value, dialect)
             converted.append(tuple(values))
     else:
         converted = list(rows)
