@@ -6,7 +6,7 @@ DATA_DIR ?= var
 PORT ?= 8000
 export PAPERBOY_DATA_DIR ?= $(abspath $(DATA_DIR))
 
-.PHONY: run test test-sqlite test-postgres lint bench sample docs clean
+.PHONY: run test system-deps test-sqlite test-postgres lint bench sample docs clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,15 @@ run: $(VENV)/.installed
 	$(VENV)/bin/paperboy ingest sample
 	$(VENV)/bin/paperboy serve --port $(PORT)
 
+# Debian packages the browser tests need (headless Chromium); installed when missing and we may use apt.
+system-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium is missing: install Debian's chromium package for the browser tests"; fi; }
+
 # The whole suite on SQLite, then again on PostgreSQL (127.0.0.1:5432, a throwaway database per run).
-test: $(VENV)/.installed
+test: $(VENV)/.installed system-deps
 	$(VENV)/bin/ruff check paperboy tests bench scripts
 	$(MAKE) test-sqlite
 	$(MAKE) test-postgres

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from paperboy.domain import Record, Skip
 from paperboy.sources import hf_daily
 from paperboy.sources.base import ingest
 from paperboy.store import Store
@@ -74,9 +78,7 @@ def test_a_later_snapshot_replaces_counts_an_earlier_one_does_not(store: Store, 
     assert len(store.entries_for(["2401.00001"])["2401.00001"]) == 3
 
 
-def test_bad_files_are_skipped_with_reasons_and_the_rest_lands(
-    store: Store, tmp_path: Path, shared_data: Path
-) -> None:
+def test_bad_files_are_skipped_with_reasons_and_the_rest_lands(store: Store, tmp_path: Path, shared_data: Path) -> None:
     good = (shared_data / "hf_daily_papers" / "raw" / "2026-08-21.json").read_bytes()
     (tmp_path / "2026-08-21.json").write_bytes(good)
     (tmp_path / "2026-08-20.json").write_bytes(good[: len(good) // 2])  # truncated
@@ -110,3 +112,24 @@ def test_bad_files_are_skipped_with_reasons_and_the_rest_lands(
     assert "not a count" in reasons["2026-08-17.json[5]"]
     assert len(report.skipped) == 9
     assert store.stats()["papers"] == len(items)  # the good file, plus nothing half-written
+
+
+RAW_FILE = "2024-12-11.json"  # a repr-string file: exercises the literal_eval path too
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(max_size=2000))
+def test_arbitrary_bytes_never_crash_the_parser(data: bytes) -> None:
+    items = list(hf_daily.read_response(data, date(2026, 1, 1), "fuzz", datetime(2026, 1, 1, tzinfo=UTC)))
+    assert all(isinstance(i, Record | Skip) for i in items)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cut=st.integers(min_value=0), noise=st.binary(min_size=1, max_size=8), which=st.sampled_from([0, 1]))
+def test_mutated_real_responses_never_crash_the_parser(shared_data: Path, cut: int, noise: bytes, which: int) -> None:
+    name = [RAW_FILE, "2026-08-21.json"][which]
+    body = (shared_data / "hf_daily_papers" / "raw" / name).read_bytes()
+    position = cut % len(body)
+    mutated = body[:position] + noise + body[position + len(noise) :]
+    items = list(hf_daily.read_response(mutated, date(2026, 1, 1), "fuzz", datetime(2026, 1, 1, tzinfo=UTC)))
+    assert all(isinstance(i, Record | Skip) for i in items)
