@@ -27,6 +27,7 @@ from urllib.parse import urlencode
 from lxml import etree
 
 from paperboy.domain import Paper, Record, Skip, Version, parse_arxiv_id
+from paperboy.sources.arxiv_names import author_names, tex_to_unicode
 from paperboy.sources.base import (
     FLUSH,
     DuplicateGuard,
@@ -46,11 +47,6 @@ NO_RECORDS = "noRecordsMatch"
 BAD_TOKEN = "badResumptionToken"
 MAX_VERSION = 10_000  # far above any real arXiv paper; keeps garbage out of an INTEGER column
 MAX_KEY_LENGTH = 255  # harvest_checkpoints.key
-
-SUFFIX = re.compile(r"^(?:jr|sr)\.?$|^(?:ii|iii|iv|v|vi)$", re.IGNORECASE)
-AUTHOR_SEPARATOR = re.compile(r",|;|\s+and\s+|^and\s+", re.IGNORECASE)
-INNERMOST_PARENS = re.compile(r"\([^()]*\)")
-ET_AL = re.compile(r"^et\.?\s*al\.?$", re.IGNORECASE)
 
 
 @dataclass
@@ -320,7 +316,7 @@ def _parse_raw(content: Any) -> Paper:
     ordered = [versions[n] for n in sorted(versions)]
     first = versions.get(1)
     paper = _common(content)
-    paper.authors = split_authors(_text(_child(content, "authors")))
+    paper.authors = author_names(_text(_child(content, "authors")))
     paper.versions = ordered
     paper.published_at = first.created_at if first else None
     paper.updated_at = ordered[-1].created_at if ordered else None
@@ -370,7 +366,7 @@ def _author_name(author: Any) -> str:
     """'Forenames Keyname Suffix' of an arXiv-format <author>; affiliations stay out."""
     parts = (_text(_child(author, part)) for part in ("forenames", "keyname", "suffix"))
     name = " ".join(p for p in parts if p)
-    return name if any(ch.isalnum() for ch in name) else ""
+    return tex_to_unicode(name) if any(ch.isalnum() for ch in name) else ""
 
 
 def _first_doi(text: str) -> str | None:
@@ -395,28 +391,3 @@ def _iso_day(text: str, name: str) -> datetime | None:
         return parse_timestamp(text)
     except (ValueError, OverflowError):
         raise ValueError(f"impossible {name} date {text[:60]!r}") from None
-
-
-def split_authors(text: str) -> list[str]:
-    """The names in an arXivRaw authors string such as 'A, B (MIT) and C Jr.'.
-
-    Names are separated by commas, semicolons and ' and '; parenthesised affiliations (nested ones too, as in
-    'A (1,2), B (3) ((1) Cape Town, ...)') are dropped; a lone 'Jr.'/'III' after a comma joins the name before it.
-    """
-    text = clean_text(text)
-    while True:
-        stripped = INNERMOST_PARENS.sub(" ", text)
-        if stripped == text:
-            break
-        text = stripped
-    text = re.sub(r"\([^)]*$", " ", text).replace(")", " ")  # an unclosed parenthesis runs to the end
-    names: list[str] = []
-    for piece in AUTHOR_SEPARATOR.split(text):
-        name = clean_text(piece)
-        if not name or ET_AL.match(name):
-            continue
-        if SUFFIX.match(name) and names:
-            names[-1] = f"{names[-1]} {name}"
-        else:
-            names.append(name)
-    return names

@@ -9,8 +9,6 @@ as ``path:line`` with the reason; the rest lands.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -18,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from paperboy.domain import Paper, Record, Skip, Version, parse_arxiv_id
+from paperboy.sources.arxiv_names import author_names, tex_to_unicode
 from paperboy.sources.base import Item, clean_text
 from paperboy.sources.jsonl import MAX_LENGTHS, Progress, SeenIds, decode_line, read_lines
 
@@ -142,89 +141,8 @@ def _authors(data: dict[str, Any]) -> list[str]:
             if name:
                 names.append(tex_to_unicode(name))
         return names
-    return [tex_to_unicode(name) for name in split_authors(_str(data, "authors"))]
+    return author_names(_str(data, "authors"))
 
 
 def _is_parsed_name(parts: Any) -> bool:
     return isinstance(parts, list) and len(parts) >= 2 and all(isinstance(p, str) for p in parts[:3])
-
-
-PARENTHESES = re.compile(r"\([^()]*\)")
-AUTHOR_SEPARATOR = re.compile(r"\s*,\s*(?:and\s+)?|\s+and\s+|\s*&\s*|\s*;\s*")
-
-
-def split_authors(text: str) -> list[str]:
-    """ "A. One (Inst), B. Two and C. Three" -> the three names, affiliations in parentheses dropped."""
-    text = clean_text(text)
-    while True:
-        stripped = PARENTHESES.sub(" ", text)
-        if stripped == text:
-            break
-        text = stripped
-    names = (clean_text(n) for n in AUTHOR_SEPARATOR.split(text))
-    return [name for name in names if name and name.lower().rstrip(".") not in ("et al", "others")]
-
-
-COMBINING = {
-    "'": "\u0301",
-    "`": "\u0300",
-    '"': "\u0308",
-    "^": "\u0302",
-    "~": "\u0303",
-    "=": "\u0304",
-    ".": "\u0307",
-    "v": "\u030c",
-    "H": "\u030b",
-    "u": "\u0306",
-    "c": "\u0327",
-    "k": "\u0328",
-    "r": "\u030a",
-    "d": "\u0323",
-    "b": "\u0331",
-}
-LETTERS = {
-    "ss": "ß",
-    "ae": "æ",
-    "AE": "Æ",
-    "oe": "œ",
-    "OE": "Œ",
-    "aa": "å",
-    "AA": "Å",
-    "o": "ø",
-    "O": "Ø",
-    "l": "ł",
-    "L": "Ł",
-    "i": "\u0131",  # dotless i
-    "j": "\u0237",  # dotless j
-}
-_BASE = r"(?:\\[ij](?![A-Za-z])|[A-Za-z])"
-# \'a \'{a} \' a \'\i ; letter accents need braces or a space: \v{s} \v s (so \vec, \cdot are left alone)
-SYMBOL_ACCENT = re.compile(r"\\([`'\"^~=.])\s*(?:\{\s*(" + _BASE + r")\s*\}|(" + _BASE + "))")
-LETTER_ACCENT = re.compile(r"\\([vHuckrdb])(?:\s*\{\s*(" + _BASE + r")\s*\}|\s+(" + _BASE + "))")
-SPECIAL_LETTER = re.compile(r"\\(ss|ae|AE|oe|OE|aa|AA|o|O|l|L|i|j)(?![A-Za-z])(?:\{\}|\s(?=[A-Za-z]))?")
-BRACED_TEXT = re.compile(r"(\\[A-Za-z]+\s*)?\{([^{}\\]*)\}")  # a group after a macro is its argument: kept
-
-
-def _accent(match: re.Match[str]) -> str:
-    base = match.group(2) or match.group(3)
-    if base.startswith("\\"):
-        base = base[1]  # a dotless i or j under an accent is just the letter with the accent
-    return base + COMBINING[match.group(1)]
-
-
-def tex_to_unicode(name: str) -> str:
-    """TeX accents and special letters in a name as Unicode: ``Bal\\'azs`` -> Balázs, ``{\\O}bro`` -> Øbro.
-
-    Unknown macros are left as they are, so nothing is lost; names without a backslash or brace pass untouched.
-    """
-    if "\\" not in name and "{" not in name:
-        return name
-    text = SYMBOL_ACCENT.sub(_accent, name)
-    text = LETTER_ACCENT.sub(_accent, text)
-    text = SPECIAL_LETTER.sub(lambda m: LETTERS[m.group(1)], text)
-    while True:  # {\'a} -> {á} -> á, innermost first
-        unbraced = BRACED_TEXT.sub(lambda m: m.group(0) if m.group(1) else m.group(2), text)
-        if unbraced == text:
-            break
-        text = unbraced
-    return unicodedata.normalize("NFC", text)

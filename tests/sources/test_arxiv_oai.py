@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from paperboy.domain import Record, Skip
-from paperboy.sources import arxiv_oai
+from paperboy.sources import arxiv_names, arxiv_oai
 from paperboy.sources.base import Flush, RunReport, clean_text, ingest
 from paperboy.sources.http import Fetcher
 from paperboy.store import Store
@@ -131,7 +131,7 @@ def test_arxivraw_fields_match_the_xml(store: Store, raw_dir: Path) -> None:
         assert [(v.number, v.created_at) for v in paper.versions] == sorted(versions.items())
         assert paper.published_at == versions[1]
         assert paper.updated_at == versions[max(versions)]
-        authors = text(meta, "authors") or ""
+        authors = arxiv_names.tex_to_unicode(text(meta, "authors") or "")
         assert paper.authors, authors
         position = 0
         for name in paper.authors:  # every name is a piece of the string, in order, without affiliations
@@ -144,21 +144,21 @@ def test_arxivraw_fields_match_the_xml(store: Store, raw_dir: Path) -> None:
 def test_arxivraw_author_strings_split_into_names(raw_dir: Path) -> None:
     strings = {text(content_of(r), "authors") or "" for r in records_of(raw_dir / "ListRecords.xml")}
     affiliated = next(s for s in strings if "((1)" in s)  # 'A (1,2), B (3), ... and E (1) ((1) Univ..., ...)'
-    names = arxiv_oai.split_authors(affiliated)
+    names = arxiv_names.split_authors(affiliated)
     assert len(names) == affiliated.split("((1)")[0].count("(")
     assert all("(" not in n and "University" not in n for n in names)
     junior = next(s for s in strings if " Jr.," in s)
-    assert any(n.endswith(" Jr.") for n in arxiv_oai.split_authors(junior))
-    assert arxiv_oai.split_authors("A. Smith, Jr., B. Jones (MIT) and C. Doe, et al.") == [
+    assert any(n.endswith(" Jr.") for n in arxiv_names.split_authors(junior))
+    assert arxiv_names.split_authors("A. Smith, Jr., B. Jones (MIT) and C. Doe, et al.") == [
         "A. Smith Jr.",
         "B. Jones",
         "C. Doe",
     ]
-    assert arxiv_oai.split_authors("Sorina Ionica (LFANT, UB), Emmanuel Thom\\'e (CARAMEL") == [
+    assert arxiv_names.split_authors("Sorina Ionica (LFANT, UB), Emmanuel Thom\\'e (CARAMEL") == [
         "Sorina Ionica",
         "Emmanuel Thom\\'e",
     ]
-    assert arxiv_oai.split_authors("Kim Anand and Sandra Band") == ["Kim Anand", "Sandra Band"]
+    assert arxiv_names.split_authors("Kim Anand and Sandra Band") == ["Kim Anand", "Sandra Band"]
 
 
 def test_getrecord_fields(store: Store, raw_dir: Path) -> None:

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from paperboy.domain import Record, Skip
-from paperboy.sources import kaggle
+from paperboy.sources import arxiv_names, kaggle
 from paperboy.sources.base import ingest
 from paperboy.store import Store
 
@@ -110,7 +110,7 @@ def test_names_from_the_authors_string_when_authors_parsed_is_missing(tmp_path: 
     ],
 )
 def test_tex_to_unicode(tex: str, text: str) -> None:
-    assert kaggle.tex_to_unicode(tex) == text
+    assert arxiv_names.tex_to_unicode(tex) == text
 
 
 def test_a_gzip_copy_reads_the_same_and_reports_byte_progress(store: Store, tmp_path: Path, snapshot: Path) -> None:
