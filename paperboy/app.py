@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import secrets
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from paperboy.settings import Settings
 from paperboy.sources.http import Fetcher
 from paperboy.store import Store
+
+if TYPE_CHECKING:
+    from paperboy.index.service import SearchService
 
 
 class Paperboy:
@@ -34,6 +38,13 @@ class Paperboy:
             tmp.chmod(0o600)
             tmp.replace(path)
         return path.read_text().strip().encode()
+
+    @cached_property
+    def search(self) -> SearchService:
+        """Hybrid search over indexes derived from the store (opened lazily; see paperboy.index.service)."""
+        from paperboy.index.service import SearchService
+
+        return SearchService(self.store, self.settings)
 
     def fetcher(self) -> Fetcher:
         """A new polite HTTP client for one network ingest run."""

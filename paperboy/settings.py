@@ -72,6 +72,54 @@ SETTINGS: tuple[Setting, ...] = (
             "Mail server: `smtp://host:port`, `smtps://user:password@host:465` (TLS) or "
             "`smtp+starttls://user:password@host:587`."),
     Setting("mail_from", str, "paperboy <paperboy@localhost>", "Sender address of sign-in mails and digests."),
+    # -- email digests --
+    Setting("digest_smtp_connections", int, 4,
+            "SMTP connections one digest sender keeps open and sends over at once (each reused for many mails)."),
+    Setting("digest_batch_size", int, 50, "Outbox rows a digest sender claims per database round trip."),
+    Setting("digest_claim_seconds", int, 300,
+            "How long a claimed outbox row stays with a sender that stopped answering before another takes it "
+            "(a crashed sender on the same host is noticed at once)."),
+    Setting("digest_max_attempts", int, 6,
+            "Attempts per digest when the mail server answers 4xx (try later) before the row is marked failed."),
+    Setting("digest_retry_seconds", float, 60.0, "Wait before the first retry after a 4xx reply; doubles each retry."),
+    Setting("digest_max_papers", int, 20, "Most papers one digest lists; new subscribers start with this."),
+    Setting("digest_send_hour", int, 7, "Local hour a new subscriber's digest becomes due (0-23)."),
+    Setting("digest_subscribe_per_address", int, 3, "Subscribe requests (confirmation mails) per address per hour."),
+    Setting("digest_subscribe_per_client", int, 20, "Subscribe requests per client IP address per hour."),
+    Setting("dkim_selector", str, "", "DKIM selector; digests are signed when this and `dkim_private_key_file` are set."),
+    Setting("dkim_private_key_file", str, "", "PEM file of the DKIM private key (RSA, rsa-sha256)."),
+    Setting("dkim_domain", str, "", "DKIM signing domain (d=). Empty: the domain of `mail_from`."),
+    # -- accounts, community and trending --
+    Setting("sign_in_link_minutes", int, 10, "How long an emailed sign-in link stays valid (it works once)."),
+    Setting("session_days", int, 30, "How long a sign-in lasts on one browser."),
+    Setting("secure_cookies", bool, False,
+            "Always mark cookies `Secure`. Off: they are `Secure` when `public_url` is https (tests run over http)."),
+    Setting("rate_sign_in_per_hour", int, 5,
+            "Sign-in mails per address per hour (a client IP address may ask for four times as many)."),
+    Setting("rate_submissions_per_day", int, 20, "Paper submissions per user per day."),
+    Setting("rate_votes_per_minute", int, 60, "Upvotes and un-votes per user per minute."),
+    Setting("rate_comments_per_hour", int, 30, "Comments and edits per user per hour."),
+    Setting("trending_gravity", float, 1.8,
+            "How fast trending scores decay: score = (upvotes + w * comments) / (age_hours + 2) ^ gravity."),
+    Setting("trending_comments_weight", float, 2.0, "What one comment is worth in upvotes on the trending list (w)."),
+    Setting("trending_days", int, 7, "The trending list ranks papers listed on this many latest days."),
+    # -- search --
+    Setting("embedding_backend", str, "onnx-int8",
+            "How all-MiniLM-L6-v2 runs: `onnx-int8` (fastest, the default), `onnx` (fp32) or `sentence-transformers` "
+            "(the PyTorch reference). Changing it re-embeds every paper, once."),
+    Setting("embedding_threads", int, 1,
+            "CPU threads the background embedder of `paperboy serve` uses (0: all cores). One keeps a core free "
+            "for requests; `paperboy index` uses all cores."),
+    Setting("embedding_batch_size", int, 64, "Papers embedded and committed per batch (a crash loses at most one)."),
+    Setting("embed_in_background", bool, True,
+            "`paperboy serve` embeds new papers in a background thread; off: only `paperboy index` embeds."),
+    Setting("search_lexical_weight", float, 0.3,
+            "Weight of BM25 in hybrid search (the rest is the embedding similarity), both min-max normalised per "
+            "query; 0.3 is the cross-validated choice on SciFact (`bench/retrieval.py`)."),
+    Setting("search_candidates", int, 200, "Candidates each half of hybrid search contributes before fusion."),
+    Setting("search_recency_weight", float, 0.0,
+            "Recency boost of search results: score x (1 + weight x 0.5^(age / half-life)). 0: off."),
+    Setting("search_recency_half_life_days", float, 180.0, "Half-life of the search recency boost, in days."),
 )
 
 

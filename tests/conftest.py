@@ -160,3 +160,4 @@ def http_server() -> Iterator[LocalServer]:
     yield server_state
     server.shutdown()
     server.server_close()
+from tests.smtp import smtp_server  # noqa: E402, F401  (at the end: tests.smtp imports from here)

@@ -210,13 +210,21 @@ class LexicalIndex:
             results.append(Hit(paper_id, score, highlighter.title(title), highlighter.abstract(abstract)))
         return results
 
-    def filter_ids(self, ids: Collection[str], query: ParsedQuery, filters: Filters | None = None) -> set[str]:
+    def filter_ids(
+        self, ids: Collection[str], query: ParsedQuery, filters: Filters | None = None, phrases: bool = False
+    ) -> set[str]:
         """Those of ``ids`` that the query's filters and exclusions (not its words) allow: for candidates found
-        elsewhere, e.g. by the dense search, so both halves of a hybrid search obey the same syntax."""
+        elsewhere, e.g. by the dense search, so both halves of a hybrid search obey the same syntax.
+        ``phrases=True`` also requires the query's exact phrases, which a hybrid search treats as musts too."""
         ids = list(dict.fromkeys(ids))
         if not ids:
             return set()
         restrictions = self._restrictions(query, query.filters.merged(filters))
+        if phrases:
+            for phrase in query.phrases:
+                phrase_query = self._text_query(phrase)
+                if phrase_query is not None:
+                    restrictions.append((tantivy.Occur.Must, _zero(phrase_query)))
         built = tantivy.Query.boolean_query(
             [(tantivy.Occur.Must, tantivy.Query.term_set_query(self.schema, "id", ids)), *restrictions]
         )

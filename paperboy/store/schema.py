@@ -171,3 +171,148 @@ harvest_checkpoints = sa.Table(
     sa.Column("state", sa.JSON, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
 )
+
+paper_vectors = sa.Table(
+    "paper_vectors",
+    metadata,
+    sa.Column("paper_id", sa.String(64), sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("model", sa.String(128), nullable=False),  # the embedder's model_id: vectors of two models never mix
+    sa.Column("dim", sa.Integer, nullable=False),
+    sa.Column("vector", sa.LargeBinary, nullable=False),  # float32, little-endian, unit length
+    sa.Column("text_hash", sa.String(32), nullable=False),  # of the embedded text: edits that keep it cost nothing
+    sa.Column("paper_modified_at", UTCDateTime, nullable=False),  # the papers.modified_at of the version embedded
+    sa.Column("embedded_at", UTCDateTime, nullable=False),  # when written: web nodes sync from it
+    sa.Index("ix_paper_vectors_embedded_at", "embedded_at"),
+)
+
+# -- accounts (migration 0003) -------------------------------------------------------------------------------------
+
+sign_in_tokens = sa.Table(
+    "sign_in_tokens",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),  # sha256 of the emailed token: a DB leak signs no one in
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("used_at", UTCDateTime),  # set once, atomically: the link is single-use
+)
+
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("id_hash", sa.String(64), primary_key=True),  # sha256 of the cookie value
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Index("ix_sessions_user", "user_id"),
+)
+
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("hint", sa.String(16), nullable=False),  # the token's first characters, to tell tokens apart
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("last_used_at", UTCDateTime),
+    sa.Index("ix_api_tokens_user", "user_id"),
+)
+
+rate_limits = sa.Table(
+    "rate_limits",
+    metadata,
+    sa.Column("key", sa.String(255), primary_key=True),  # action + who (user id, IP or email)
+    sa.Column("window_start", UTCDateTime, primary_key=True),  # fixed windows: one counter row per key and window
+    sa.Column("hits", sa.Integer, nullable=False),
+    sa.Index("ix_rate_limits_window", "window_start"),
+)
+
+# -- email digests (migration 0004) ------------------------------------------------------------------------------
+
+digest_subscribers = sa.Table(
+    "digest_subscribers",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("email", sa.String(320), nullable=False, unique=True),  # normalised: the domain lower-cased
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="SET NULL")),  # when signed in
+    sa.Column("status", sa.String(16), nullable=False),  # pending (not confirmed), confirmed, unsubscribed
+    sa.Column("frequency", sa.String(8), nullable=False),  # daily (weekdays), weekly, off
+    sa.Column("send_hour", sa.Integer, nullable=False),  # local hour a digest becomes due
+    sa.Column("timezone", sa.String(64), nullable=False),
+    sa.Column("preferences", sa.JSON, nullable=False),  # sections: trending, queries, exclude, categories, ...
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("confirmed_at", UTCDateTime),
+    sa.Column("unsubscribed_at", UTCDateTime),
+    sa.Index("ix_digest_subscribers_status", "status", "frequency"),
+)
+
+mail_suppressions = sa.Table(
+    "mail_suppressions",
+    metadata,
+    sa.Column("email", sa.String(320), primary_key=True),  # a hard bounce: no mail goes there again
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+digest_runs = sa.Table(
+    "digest_runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("period", sa.String(8), nullable=False),  # daily, weekly
+    sa.Column("period_key", sa.String(16), nullable=False),  # 2024-05-27 or 2024-W22
+    sa.Column("first_day", sa.Date, nullable=False),
+    sa.Column("last_day", sa.Date, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("planned_at", UTCDateTime),  # every subscriber has its outbox row
+    sa.Column("finished_at", UTCDateTime),  # no row pending or awaiting retry
+    sa.UniqueConstraint("period", "period_key", name="uq_digest_runs_period"),
+)
+
+digest_outbox = sa.Table(
+    "digest_outbox",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("digest_runs.id", ondelete="CASCADE"), nullable=False),
+    sa.Column(
+        "subscriber_id", sa.Integer, sa.ForeignKey("digest_subscribers.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("message_id", sa.String(255), nullable=False),  # the same on every attempt
+    sa.Column("status", sa.String(16), nullable=False),  # pending, sent, failed, skipped
+    sa.Column("papers", sa.JSON, nullable=False),  # [[paper_id, reason], ...] in digest order
+    sa.Column("due_at", UTCDateTime, nullable=False),  # the subscriber's send hour
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", UTCDateTime),  # after a 4xx: not before this
+    sa.Column("claimed_by", sa.String(128)),  # host:pid:nonce of the sender holding it
+    sa.Column("claimed_until", UTCDateTime),
+    sa.Column("sent_at", UTCDateTime),
+    sa.Column("last_code", sa.Integer),
+    sa.Column("last_error", sa.Text),
+    sa.UniqueConstraint("run_id", "subscriber_id", name="uq_digest_outbox_run_subscriber"),
+    sa.Index("ix_digest_outbox_run_status", "run_id", "status"),
+)
+
+digest_history = sa.Table(
+    "digest_history",
+    metadata,
+    sa.Column(
+        "subscriber_id", sa.Integer, sa.ForeignKey("digest_subscribers.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("paper_id", sa.String(64), primary_key=True),  # a paper this subscriber was sent: never again
+    sa.Column("run_id", sa.Integer, nullable=False),
+)
+
+job_runs = sa.Table(
+    "job_runs",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),  # e.g. digest-daily
+    sa.Column("key", sa.String(64), primary_key=True),  # e.g. 2024-05-27: one run per name and key, ever
+    sa.Column("status", sa.String(16), nullable=False),  # running, done, failed
+    sa.Column("owner", sa.String(128), nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("heartbeat_at", UTCDateTime, nullable=False),  # a stale heartbeat lets another node take over
+    sa.Column("finished_at", UTCDateTime),
+    sa.Column("error", sa.Text),
+)

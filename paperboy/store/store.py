@@ -257,15 +257,24 @@ class Store:
         offset: int = 0,
         submitter: str | None = None,
     ) -> list[ListedPaper]:
-        """Papers listed on days ``start``..``end`` (inclusive), most upvoted first, then earliest submitted."""
+        """Papers listed on days ``start``..``end`` (inclusive), most upvoted first (shown upvotes: imported base +
+        local votes), then earliest submitted. A paper listed twice in the range appears once, at its first entry."""
+        from paperboy.store.community import add_local_counts, local_vote_count
+
         end = end or start
         query = (
             sa.select(daily_entries)
             .join(papers, papers.c.id == daily_entries.c.paper_id)
             .where(daily_entries.c.day >= start, daily_entries.c.day <= end, papers.c.hidden == sa.false())
-            .order_by(papers.c.upvotes.desc(), daily_entries.c.submitted_at.asc(), daily_entries.c.paper_id)
+            .order_by(
+                (papers.c.upvotes + local_vote_count()).desc(),
+                daily_entries.c.submitted_at.asc(),
+                daily_entries.c.paper_id,
+            )
             .offset(offset)
         )
+        if end != start:
+            query = query.where(~_earlier_entry_in(start))
         if submitter:
             query = query.where(daily_entries.c.submitted_by == submitter)
         if limit is not None:
@@ -273,6 +282,7 @@ class Store:
         with self.read() as conn:
             entries = [_entry(row) for row in conn.execute(query).mappings()]
             found = load_papers(conn, [e.paper_id for e in entries])
+            add_local_counts(conn, found.values())
         return [ListedPaper(found[e.paper_id], e) for e in entries]
 
     # -- web queries -------------------------------------------------------------------------------------------
@@ -283,15 +293,30 @@ class Store:
         with self.read() as conn:
             return int(conn.execute(query).scalar_one())
 
-    def count_listed(self, day: date) -> int:
-        """How many visible papers the list of ``day`` holds, so a paged list can say how many there are."""
+    def count_listed(self, day: date, end: date | None = None) -> int:
+        """How many visible papers the list of ``day`` (or days ``day``..``end``) holds, for paged lists."""
+        end = end or day
         query = (
-            sa.select(sa.func.count())
+            sa.select(sa.func.count(sa.distinct(daily_entries.c.paper_id)))
             .select_from(daily_entries.join(papers, papers.c.id == daily_entries.c.paper_id))
-            .where(daily_entries.c.day == day, papers.c.hidden == sa.false())
+            .where(daily_entries.c.day >= day, daily_entries.c.day <= end, papers.c.hidden == sa.false())
         )
         with self.read() as conn:
             return int(conn.execute(query).scalar_one())
+
+
+def _earlier_entry_in(start: date) -> sa.Exists:
+    """An entry of the same paper on an earlier day of the range (so ranges list each paper once)."""
+    earlier = daily_entries.alias("earlier")
+    return (
+        sa.select(earlier.c.paper_id)
+        .where(
+            earlier.c.paper_id == daily_entries.c.paper_id,
+            earlier.c.day >= start,
+            earlier.c.day < daily_entries.c.day,
+        )
+        .exists()
+    )
 
 
 def _entry(row: Any) -> DailyEntry:

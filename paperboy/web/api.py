@@ -16,8 +16,17 @@ import sqlalchemy as sa
 from fastapi import Query, Request
 from fastapi.responses import JSONResponse
 
-from paperboy.store import ListedPaper
-from paperboy.web.params import MAX_LIMIT, SORTS, BadParameter, parse_count, parse_day, parse_sort
+from paperboy.store import ListedPaper, community
+from paperboy.web.params import (
+    MAX_LIMIT,
+    SORTS,
+    BadParameter,
+    parse_count,
+    parse_day,
+    parse_month,
+    parse_sort,
+    parse_week,
+)
 from paperboy.web.site import site_of
 
 log = logging.getLogger(__name__)
@@ -39,7 +48,7 @@ def submitter(name: str | None) -> dict[str, Any] | None:
 
 
 def daily_item(listed: ListedPaper) -> dict[str, Any]:
-    """One item of a daily list in HF's shape; counts are what the site shows (imported base counts for now)."""
+    """One item of a daily list in HF's shape; counts are what the site shows (imported base + local)."""
     paper, entry = listed.paper, listed.entry
     published = hf_time(paper.published_at)
     submitted_at = entry.submitted_at or datetime.combine(entry.day, time(), UTC)
@@ -88,18 +97,38 @@ def daily_papers(
     submitted_by: Annotated[
         str | None, Query(alias="submitter", description="Only papers submitted by this user name.")
     ] = None,
+    week: Annotated[str | None, Query(description="The list of an ISO week, YYYY-Www (2026-W34).")] = None,
+    month: Annotated[str | None, Query(description="The list of a month, YYYY-MM (2026-08).")] = None,
 ) -> JSONResponse:
-    """A day's list, most upvoted first, then earliest submitted. Bad parameters answer 400 with an error."""
+    """A day's (week's, month's) list: most upvoted first, then earliest submitted; ``sort=trending`` ranks it by
+    the time-decayed community score instead. Upvotes are the imported base plus local votes. Bad parameters answer
+    400 with an error."""
     site = site_of(request)
     try:
-        shown = parse_day("date", day) if day is not None else site.default_day()
+        if sum(value is not None for value in (day, week, month)) > 1:
+            raise BadParameter("give only one of date, week and month")
+        if week is not None:
+            start, end = parse_week("week", week)
+        elif month is not None:
+            start, end = parse_month("month", month)
+        else:
+            start = end = parse_day("date", day) if day is not None else site.default_day()
         page = parse_count("p", p, minimum=0) if p is not None else 0
         size = parse_count("limit", limit, 1, MAX_LIMIT) if limit is not None else min(site.pb.settings.page_size, 100)
-        if sort is not None:
-            parse_sort(sort)  # both orders are upvotes, then submission time, until paperboy ranks trending itself
+        order = parse_sort(sort) if sort is not None else "publishedAt"
     except BadParameter as exc:
         return bad_request(str(exc))
-    listed = site.store.daily_list(shown, limit=size, offset=page * size, submitter=submitted_by or None)
+    if order == "trending":
+        from paperboy.web.lists import trending_ranking
+
+        ranking = trending_ranking(site, start, end)
+        if submitted_by:
+            keep = {lp.paper.id for lp in site.store.daily_list(start, end, submitter=submitted_by)}
+            ranking = [(pid, score) for pid, score in ranking if pid in keep]
+        ids = [pid for pid, _ in ranking[page * size : (page + 1) * size]]
+        listed = community.listed_papers(site.store, ids, start, end)
+    else:
+        listed = site.store.daily_list(start, end, limit=size, offset=page * size, submitter=submitted_by or None)
     return JSONResponse([daily_item(lp) for lp in listed])
 
 

@@ -16,12 +16,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from paperboy.app import Paperboy
-from paperboy.web import api, pages
+from paperboy.web import account_pages, api, community_pages, digest_routes, lists, pages, search_routes
+from paperboy.web.auth import sign_in_url
 from paperboy.web.site import Site, utc_now
 
 STATIC = Path(__file__).parent / "static"
@@ -34,15 +35,57 @@ class Route:
     endpoint: Callable[..., Any]
     name: str
     page: bool = True  # an HTML page (kept out of the OpenAPI schema) or an API endpoint
+    methods: tuple[str, ...] = ("GET",)
 
 
-# Order matters only where paths overlap: /papers/date/... before /papers/{paper_id:path}.
+POST = ("POST",)
+
+# Order matters only where paths overlap: /papers/date/..., /papers/week/..., /papers/trending and the POST actions
+# on a paper come before the catch-all /papers/{paper_id:path} (old-style arXiv ids contain a slash).
 ROUTES: tuple[Route, ...] = (
     Route("/", pages.home, "home"),
     Route("/papers/date", pages.jump_to_day, "jump_to_day"),
     Route("/papers/date/{day}", pages.day_page, "day"),
+    Route("/papers/week", lists.current_week, "current_week"),
+    Route("/papers/week/{week}", lists.week_page, "week"),
+    Route("/papers/month", lists.current_month, "current_month"),
+    Route("/papers/month/{month}", lists.month_page, "month"),
+    Route("/papers/trending", lists.trending_page, "trending"),
+    Route("/papers/{paper_id:path}/vote", community_pages.vote, "vote", methods=POST),
+    Route("/papers/{paper_id:path}/comments", community_pages.add_comment, "add_comment", methods=POST),
+    Route("/papers/{paper_id:path}/hide", community_pages.hide_paper, "hide_paper", methods=POST),
     Route("/papers/{paper_id:path}", pages.paper_page, "paper"),
+    Route("/about", lists.about_page, "about"),
+    Route("/submit", community_pages.submit_page, "submit_page"),
+    Route("/submit", community_pages.submit, "submit", methods=POST),
+    Route("/comments/{comment_id:int}/edit", community_pages.edit_comment_page, "edit_comment_page"),
+    Route("/comments/{comment_id:int}/edit", community_pages.edit_comment, "edit_comment", methods=POST),
+    Route("/comments/{comment_id:int}/delete", community_pages.delete_comment, "delete_comment", methods=POST),
+    Route("/comments/{comment_id:int}/hide", community_pages.hide_comment, "hide_comment", methods=POST),
+    Route("/sign-in", account_pages.sign_in_page, "sign_in_page"),
+    Route("/sign-in", account_pages.request_sign_in, "request_sign_in", methods=POST),
+    Route("/sign-in/confirm", account_pages.confirm_page, "confirm_page"),
+    Route("/sign-in/confirm", account_pages.confirm_sign_in, "confirm_sign_in", methods=POST),
+    Route("/sign-out", account_pages.sign_out, "sign_out", methods=POST),
+    Route("/settings", account_pages.settings_page, "settings"),
+    Route("/settings", account_pages.save_settings, "save_settings", methods=POST),
+    Route("/settings/tokens", account_pages.create_token, "create_token", methods=POST),
+    Route("/settings/tokens/{token_id:int}/revoke", account_pages.revoke_token, "revoke_token", methods=POST),
+    Route("/u/{handle}", account_pages.profile_page, "profile"),
+    Route("/u/{handle}/ban", account_pages.ban_user, "ban_user", methods=POST),
+    Route("/digest", digest_routes.subscribe_page, "digest"),
+    Route("/digest/subscribe", digest_routes.subscribe, "digest_subscribe", methods=POST),
+    Route("/digest/confirm", digest_routes.confirm_page, "digest_confirm_page"),
+    Route("/digest/confirm", digest_routes.confirm, "digest_confirm", methods=POST),
+    Route("/digest/preferences", digest_routes.preferences_page, "digest_preferences"),
+    Route("/digest/preferences", digest_routes.save_preferences, "digest_save_preferences", methods=POST),
+    Route("/digest/unsubscribe", digest_routes.unsubscribe_page, "digest_unsubscribe_page"),
+    Route("/digest/unsubscribe", digest_routes.unsubscribe, "digest_unsubscribe", methods=POST),
     Route("/api/daily_papers", api.daily_papers, "api_daily_papers", page=False),
+    Route("/search", search_routes.search_page, "search"),
+    Route("/api/papers/search", search_routes.api_search, "api_search", page=False),
+    Route("/api/papers/{paper_id:path}/similar", search_routes.api_similar, "api_similar", page=False),
+    Route("/api/whoami-v2", account_pages.whoami, "api_whoami", page=False),
     Route("/healthz", api.healthz, "healthz", page=False),
 )
 
@@ -63,7 +106,7 @@ def create_app(pb: Paperboy, clock: Callable[[], datetime] | None = None) -> Fas
         app.add_api_route(
             route.path,
             route.endpoint,
-            methods=["GET"],
+            methods=list(route.methods),
             name=route.name,
             include_in_schema=not route.page,
             response_class=HTMLResponse if route.page else JSONResponse,
@@ -76,23 +119,34 @@ def create_app(pb: Paperboy, clock: Callable[[], datetime] | None = None) -> Fas
 
 
 def wants_json(request: Request) -> bool:
-    return request.url.path.startswith("/api/") or request.url.path == "/healthz"
+    """API paths, and scripts that ask for JSON (the vote button), get errors as ``{"error": ...}``."""
+    path = request.url.path
+    return path.startswith("/api/") or path == "/healthz" or "application/json" in request.headers.get("accept", "")
+
+
+TITLES = {400: "Bad request", 401: "Sign in first", 403: "Not allowed", 409: "Conflict", 429: "Too many requests"}
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
     """Unknown paths and wrong methods: JSON ``{"error"}`` under /api/, a friendly page elsewhere."""
     assert isinstance(exc, HTTPException)
-    if exc.status_code == 404:
+    if exc.status_code == 404 and exc.detail in (None, "Not Found"):
         title, message = "Page not found", f"There is no page at {request.url.path}. Try the daily lists."
     elif exc.status_code == 405:
-        title, message = "Method not allowed", f"{request.method} is not allowed here; this address answers GET."
+        allowed = (exc.headers or {}).get("Allow", "GET")
+        title, message = "Method not allowed", f"{request.method} is not allowed here; this address answers {allowed}."
     else:
-        title, message = "Request failed", str(exc.detail)
+        title, message = TITLES.get(exc.status_code, "Request failed"), str(exc.detail)
     if wants_json(request):
-        if exc.status_code == 404:
+        if exc.status_code == 404 and exc.detail in (None, "Not Found"):
             message = f"no endpoint at {request.url.path}; the API is described at /openapi.json"
         return JSONResponse({"error": message}, status_code=exc.status_code, headers=exc.headers)
-    return pages.error_page(request, exc.status_code, title, message)
+    if exc.status_code == 401:
+        return RedirectResponse(sign_in_url(request.url.path), status_code=303)
+    response = pages.error_page(request, exc.status_code, title, message)
+    for name, value in (exc.headers or {}).items():
+        response.headers[name] = value
+    return response
 
 
 async def validation_error(request: Request, exc: Exception) -> Response:

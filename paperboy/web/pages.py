@@ -16,7 +16,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from paperboy.domain import parse_arxiv_id
-from paperboy.web.params import BadParameter, parse_count, parse_day
+from paperboy.store import community
+from paperboy.web import auth
+from paperboy.web.markup import math_text, render_comment
+from paperboy.web.params import BadParameter, month_name, parse_count, parse_day, week_name
 from paperboy.web.site import site_of
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -73,20 +76,55 @@ def link_label(url: str) -> str:
     return host
 
 
+def week_url(day: date) -> str:
+    return f"/papers/week/{week_name(day)}"
+
+
+def month_url(day: date) -> str:
+    return f"/papers/month/{month_name(day)}"
+
+
+def user_url(handle: str) -> str:
+    return f"/u/{quote(handle, safe='')}"
+
+
 def make_templates() -> Jinja2Templates:
     """The page templates with autoescape (Starlette's default) and the helpers above."""
     templates = Jinja2Templates(directory=str(TEMPLATES))
     env = templates.env
     env.globals.update(
-        site_name=SITE_NAME, tagline=TAGLINE, day_url=day_url, paper_url=paper_url, authors_shown=AUTHORS_SHOWN
+        site_name=SITE_NAME,
+        tagline=TAGLINE,
+        day_url=day_url,
+        paper_url=paper_url,
+        week_url=week_url,
+        month_url=month_url,
+        user_url=user_url,
+        authors_shown=AUTHORS_SHOWN,
+        **auth.template_globals(),
     )
-    env.filters.update(long_day=long_day, short_day=short_day, compact=compact, web_url=web_url, link_label=link_label)
+    env.filters.update(
+        long_day=long_day,
+        short_day=short_day,
+        compact=compact,
+        web_url=web_url,
+        link_label=link_label,
+        math_text=math_text,
+        markdown=render_comment,
+    )
     return templates
 
 
 def render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
-    templates = site_of(request).templates
-    return templates.TemplateResponse(request, name, context, status_code=status)
+    """A page, with the signed-in user (and which listed papers they upvoted) known to every template."""
+    site = site_of(request)
+    user = auth.current_user(request)
+    extra: dict[str, Any] = {"user": user, "voted": set(), "nav_day": site.default_day()}
+    if user is not None and context.get("listed"):
+        extra["voted"] = community.voted(site.store, user.id, [lp.paper.id for lp in context["listed"]])
+    response = site.templates.TemplateResponse(request, name, extra | context, status_code=status)
+    auth.remember_csrf_cookie(request, response)
+    return response
 
 
 def error_page(request: Request, status: int, title: str, message: str) -> HTMLResponse:
@@ -148,14 +186,17 @@ def jump_to_day(
         return error_page(request, 400, "That is not a day we can show", str(exc))
 
 
-def paper_page(request: Request, paper_id: str) -> Response:
-    """One paper: its abstract, links and the days it was listed. A versioned arXiv id redirects to the paper."""
+def paper_page(request: Request, paper_id: str, submitted: Annotated[str | None, Query()] = None) -> Response:
+    """One paper: abstract (math marked for typesetting), links, upvote button, discussion, the days it was listed.
+    A versioned arXiv id redirects to the paper. Hidden papers exist only for moderators."""
     parsed = parse_arxiv_id(paper_id)
     if parsed and parsed[1] is not None:
         return RedirectResponse(paper_url(parsed[0]), status_code=301)
     site = site_of(request)
-    paper = site.store.get_paper(paper_id)
-    if paper is None:
+    paper = community.shown_paper(site.store, paper_id)
+    user = auth.current_user(request)
+    hidden = paper is not None and not community.is_visible(site.store, paper_id)
+    if paper is None or (hidden and not (user and user.is_moderator)):
         return error_page(
             request,
             404,
@@ -163,5 +204,12 @@ def paper_page(request: Request, paper_id: str) -> Response:
             f"No paper with id “{paper_id}” is on this site. It may not have been listed yet: check the id, "
             "or browse the daily lists.",
         )
-    entries = site.store.entries_for([paper.id]).get(paper.id, [])
-    return render(request, "paper.html", {"paper": paper, "entries": entries})
+    context = {
+        "paper": paper,
+        "hidden": hidden,
+        "entries": community.listed_days(site.store, paper.id),
+        "comments": community.paper_comments(site.store, paper.id),
+        "has_voted": bool(user and community.voted(site.store, user.id, [paper.id])),
+        "submitted": submitted == "1",
+    }
+    return render(request, "paper.html", context)

@@ -45,3 +45,39 @@ def parse_sort(text: str) -> str:
     if text not in SORTS:
         raise BadParameter(f"sort={text!r} is not a known order: use one of {', '.join(SORTS)}")
     return text
+
+
+WEEK_FORMAT = re.compile(r"^(\d{4})-W(\d{2})$")
+MONTH_FORMAT = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+def parse_week(name: str, text: str) -> tuple[date, date]:
+    """An ISO week ``YYYY-Www`` (2026-W34) as its Monday and Sunday."""
+    match = WEEK_FORMAT.match(text)
+    if not match:
+        raise BadParameter(f"{name}={text!r} is not an ISO week: use YYYY-Www, e.g. {name}=2026-W34")
+    try:
+        monday = date.fromisocalendar(int(match.group(1)), int(match.group(2)), 1)
+    except ValueError:
+        raise BadParameter(f"{name}={text!r}: year {match.group(1)} has no week {match.group(2)}") from None
+    return monday, date.fromordinal(monday.toordinal() + 6)
+
+
+def parse_month(name: str, text: str) -> tuple[date, date]:
+    """A month ``YYYY-MM`` (2026-08) as its first and last day."""
+    match = MONTH_FORMAT.match(text)
+    if not match or not 1 <= int(match.group(2)) <= 12 or int(match.group(1)) < 1:
+        raise BadParameter(f"{name}={text!r} is not a month: use YYYY-MM, e.g. {name}=2026-08")
+    year, month = int(match.group(1)), int(match.group(2))
+    if month == 12:
+        return date(year, 12, 1), date(year, 12, 31)
+    return date(year, month, 1), date.fromordinal(date(year, month + 1, 1).toordinal() - 1)
+
+
+def week_name(day: date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def month_name(day: date) -> str:
+    return f"{day.year:04d}-{day.month:02d}"

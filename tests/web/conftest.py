@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 from collections.abc import Callable
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from fastapi.testclient import TestClient
 from paperboy.app import Paperboy
 from paperboy.sources import hf_daily
 from paperboy.sources.base import ingest
-from paperboy.store import Store
+from paperboy.store import Store, accounts
 from paperboy.web.app import create_app
 
 ClientAt = Callable[[date], TestClient]
@@ -47,5 +48,62 @@ def client_at(paperboy: Paperboy) -> ClientAt:
     def make(today: date) -> TestClient:
         now = datetime.combine(today, time(12), UTC)
         return TestClient(create_app(paperboy, clock=lambda: now), follow_redirects=False)
+
+    return make
+
+
+# -- accounts: signed-in clients and CSRF tokens --------------------------------------------------------------------
+
+CSRF_VALUE = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+def csrf_from(html: str) -> str:
+    match = CSRF_VALUE.search(html)
+    assert match, "the page has no form with a CSRF token"
+    return match.group(1)
+
+
+class Clock:
+    """A settable clock for the app: tests move time forward (link expiry, rate-limit windows, trending)."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    @staticmethod
+    def now_utc() -> datetime:
+        return datetime.now(UTC)
+
+
+def sign_in(client: TestClient, store: Store, email: str, role: str = "member") -> accounts.User:
+    """Sign ``client`` in as ``email`` without the mail round trip (tests/web/test_accounts.py covers that)."""
+    now = datetime.now(UTC)
+    user = accounts.get_or_create_user(store, email, now)
+    if role != "member":
+        user = accounts.set_role(store, email, role) or user
+    session_id = accounts.create_session(store, user.id, now, timedelta(days=1))
+    client.cookies.set("pb_session", session_id)
+    return user
+
+
+def form_token(client: TestClient, path: str = "/settings") -> str:
+    """The CSRF token of the client's current session, read from a page's form."""
+    return csrf_from(client.get(path).text)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(datetime(2026, 8, 21, 12, tzinfo=UTC))
+
+
+@pytest.fixture
+def web(paperboy: Paperboy, clock: Clock) -> Callable[[], TestClient]:
+    """New in-process clients (each with its own cookies) of one app whose clock the test controls."""
+    app = create_app(paperboy, clock=clock)
+
+    def make() -> TestClient:
+        return TestClient(app, follow_redirects=False)
 
     return make

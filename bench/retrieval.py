@@ -1,0 +1,268 @@
+"""Search quality on SciFact: paperboy's BM25, dense and hybrid search next to simple baselines, in one run.
+
+Run: `.venv/bin/python bench/retrieval.py` (add `--folds 5`, `--backend onnx` to compare embedding paths).
+
+What it does, in order:
+1. converts the BEIR corpus (`_id/title/text`) to the jsonl source's `id/title/abstract` and ingests it through
+   that source into a temporary SQLite store, exactly as `paperboy ingest jsonl` would;
+2. builds the lexical index from the store (`paperboy.index.sync.rebuild`) and embeds every paper with
+   `embed_pending` (vectors of unchanged texts come from a cache in bench/out, so a re-run takes seconds), then
+   builds the ANN index from the stored vectors;
+3. runs the 809 training queries (`qrels/train.tsv`) through paperboy's `HybridSearcher`: BM25 alone, dense alone,
+   and hybrid with the shipped fusion settings;
+4. computes the baselines in the same run: bm25s (Snowball stemming, English stop words), reciprocal rank fusion of
+   bm25s and dense (k=60), and a min-max-normalised weighted sum 0.4 bm25s + 0.6 dense (top 100 of each);
+5. tunes the fusion (lexical weight, normalisation) by k-fold cross-validation: for each fold the best setting on
+   the other folds is scored on this fold; the table reports the pooled held-out nDCG@10, the figure to trust.
+
+nDCG@10 with binary judgments (all SciFact judgments are 1), recall@100 as the share of relevant documents found.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import corpus  # noqa: E402  (bench/corpus.py, next to this file)
+
+from paperboy.index import hybrid, sync  # noqa: E402
+from paperboy.index.embed import paper_text  # noqa: E402
+from paperboy.index.embedding_job import embed_pending  # noqa: E402
+from paperboy.index.lexical import LexicalIndex  # noqa: E402
+from paperboy.index.query import QueryError, parse_query  # noqa: E402
+from paperboy.index.vectors import VectorIndex  # noqa: E402
+from paperboy.sources import jsonl  # noqa: E402
+from paperboy.sources.base import ingest  # noqa: E402
+from paperboy.store import Store  # noqa: E402
+
+DEPTH = 200  # candidates per half, as the shipped Fusion
+WEIGHTS = [round(0.05 * i, 2) for i in range(0, 21)]
+
+
+# -- metrics -------------------------------------------------------------------------------------------------------
+
+
+def ndcg_at_10(ranked: Sequence[str], relevant: dict[str, int]) -> float:
+    dcg = sum(relevant.get(pid, 0) / math.log2(i + 2) for i, pid in enumerate(ranked[:10]))
+    ideal = sum(g / math.log2(i + 2) for i, g in enumerate(sorted(relevant.values(), reverse=True)[:10]))
+    return dcg / ideal if ideal else 0.0
+
+
+def recall_at_100(ranked: Sequence[str], relevant: dict[str, int]) -> float:
+    wanted = {pid for pid, g in relevant.items() if g > 0}
+    return len(wanted & set(ranked[:100])) / len(wanted) if wanted else 0.0
+
+
+def evaluate(runs: dict[str, list[str]], qrels: dict[str, dict[str, int]]) -> tuple[float, float]:
+    ids = list(qrels)
+    ndcg = float(np.mean([ndcg_at_10(runs.get(q, []), qrels[q]) for q in ids]))
+    recall = float(np.mean([recall_at_100(runs.get(q, []), qrels[q]) for q in ids]))
+    return ndcg, recall
+
+
+# -- building ------------------------------------------------------------------------------------------------------
+
+
+class CachedEmbedder:
+    """paperboy's Embedder with a memory of texts already embedded (same backend), so re-runs are quick."""
+
+    def __init__(self, inner, cache: dict[str, np.ndarray]) -> None:  # noqa: ANN001
+        self.inner = inner
+        self.model_id = inner.model_id
+        self.cache = cache
+        self.computed = 0
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        keys = [" ".join(t.split()) for t in texts]
+        missing = [t for t, k in zip(texts, keys, strict=True) if k not in self.cache]
+        if missing:
+            for text, vector in zip(missing, self.inner.embed(missing), strict=True):
+                self.cache[" ".join(text.split())] = vector
+            self.computed += len(missing)
+        return np.stack([self.cache[k] for k in keys]) if keys else np.zeros((0, 384), np.float32)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed([text])[0]
+
+
+def build(folder: Path, data: corpus.SciFact, backend: str) -> tuple[Store, LexicalIndex, VectorIndex, CachedEmbedder]:
+    started = time.perf_counter()
+    source = folder / "scifact.jsonl"
+    with source.open("w", encoding="utf-8") as fh:
+        for doc in data.docs:
+            fh.write(json.dumps(doc) + "\n")
+    store = Store(f"sqlite:///{folder / 'bench.db'}")
+    store.migrate()
+    report = ingest(store, jsonl.read_path(source), "jsonl", str(source))
+    print(f"ingested {report.new} papers ({len(report.skipped)} skipped) in {time.perf_counter() - started:.1f} s")
+    lexical = LexicalIndex(folder / "lexical")
+    sync.rebuild(store, lexical)
+    vectors = corpus.scifact_embeddings(data, backend)
+    cache = {" ".join(paper_text(d["title"], d["abstract"]).split()): vectors[i] for i, d in enumerate(data.docs)}
+    embedder = CachedEmbedder(corpus.embedder(backend), cache)
+    embed_pending(store, embedder, batch_size=256)  # type: ignore[arg-type]
+    print(f"embedded through embed_pending ({embedder.computed} not cached)")
+    ann = VectorIndex(folder / "vectors", model=embedder.model_id)
+    ann.sync(store)
+    print(f"indexes built in {time.perf_counter() - started:.1f} s")
+    return store, lexical, ann, embedder
+
+
+def query_vectors(data: corpus.SciFact, embedder: CachedEmbedder, backend: str) -> dict[str, np.ndarray]:
+    ids = list(data.queries)
+    path = corpus.OUT / f"scifact-train-queries-{backend}-{len(ids)}.npy"
+    if path.exists():
+        matrix = np.load(path)
+    else:
+        matrix = embedder.inner.embed([data.queries[q] for q in ids])
+        np.save(path, matrix)
+    return dict(zip(ids, matrix, strict=True))
+
+
+# -- baselines -----------------------------------------------------------------------------------------------------
+
+
+def bm25s_runs(data: corpus.SciFact, depth: int) -> dict[str, dict[str, float]]:
+    import bm25s
+    import Stemmer
+
+    stemmer = Stemmer.Stemmer("english")
+    ids = [d["id"] for d in data.docs]
+    tokens = bm25s.tokenize([f"{d['title']} {d['abstract']}" for d in data.docs], stopwords="en", stemmer=stemmer)
+    retriever = bm25s.BM25()
+    retriever.index(tokens, show_progress=False)
+    qids = list(data.queries)
+    q_tokens = bm25s.tokenize([data.queries[q] for q in qids], stopwords="en", stemmer=stemmer, show_progress=False)
+    docs, scores = retriever.retrieve(q_tokens, k=depth, show_progress=False, n_threads=1)
+    return {q: {ids[int(d)]: float(s) for d, s in zip(docs[i], scores[i], strict=True)} for i, q in enumerate(qids)}
+
+
+def rrf(a: dict[str, float], b: dict[str, float], k: int = 60) -> list[str]:
+    fused: dict[str, float] = {}
+    for run in (a, b):
+        for rank, pid in enumerate(sorted(run, key=lambda p: -run[p])):
+            fused[pid] = fused.get(pid, 0.0) + 1.0 / (k + rank + 1)
+    return sorted(fused, key=lambda p: -fused[p])
+
+
+def weighted_minmax(a: dict[str, float], b: dict[str, float], wa: float) -> list[str]:
+    na, nb = hybrid.normalise(a), hybrid.normalise(b)
+    fused = {pid: wa * na.get(pid, 0.0) + (1 - wa) * nb.get(pid, 0.0) for pid in {*a, *b}}
+    return sorted(fused, key=lambda p: -fused[p])
+
+
+def top(scores: dict[str, float], n: int = 100) -> dict[str, float]:
+    return dict(sorted(scores.items(), key=lambda kv: -kv[1])[:n])
+
+
+# -- cross-validation ----------------------------------------------------------------------------------------------
+
+
+def fused_ranking(cands: dict[str, tuple[dict[str, float], dict[str, float]]], qid: str, fusion: hybrid.Fusion):
+    lexical, dense = cands[qid]
+    return [s.paper_id for s in hybrid.fuse(lexical, dense, fusion)]
+
+
+def cross_validate(
+    cands: dict[str, tuple[dict[str, float], dict[str, float]]], qrels: dict[str, dict[str, int]], folds: int
+) -> tuple[float, float, list[hybrid.Fusion], hybrid.Fusion]:
+    grid = [hybrid.Fusion(lexical_weight=w, normalisation=n) for n in hybrid.NORMALISATIONS for w in WEIGHTS]
+    qids = sorted(qrels)
+    per_query = {
+        f: {q: ndcg_at_10(fused_ranking(cands, q, f), qrels[q]) for q in qids} for f in grid
+    }  # nDCG of every setting on every query, computed once
+    recall = {f: {q: recall_at_100(fused_ranking(cands, q, f), qrels[q]) for q in qids} for f in grid}
+    shuffled = qids[:]
+    random.Random(13).shuffle(shuffled)
+    held_out_ndcg: list[float] = []
+    held_out_recall: list[float] = []
+    chosen = []
+    for k in range(folds):
+        test = shuffled[k::folds]
+        train = [q for q in shuffled if q not in set(test)]
+        best = max(grid, key=lambda f: (np.mean([per_query[f][q] for q in train]), -abs(f.lexical_weight - 0.5)))
+        chosen.append(best)
+        held_out_ndcg += [per_query[best][q] for q in test]
+        held_out_recall += [recall[best][q] for q in test]
+    overall = max(grid, key=lambda f: np.mean(list(per_query[f].values())))
+    return float(np.mean(held_out_ndcg)), float(np.mean(held_out_recall)), chosen, overall
+
+
+# -- main ----------------------------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--backend", default="onnx-int8", help="embedding backend (onnx-int8, onnx, ...)")
+    args = parser.parse_args()
+    data = corpus.scifact()
+    print(f"SciFact: {len(data.docs)} documents, {len(data.queries)} training queries")
+    with tempfile.TemporaryDirectory(prefix="paperboy-retrieval-") as tmp:
+        store, lexical, ann, embedder = build(Path(tmp), data, args.backend)
+        qvecs = query_vectors(data, embedder, args.backend)
+        shipped = hybrid.Fusion()
+        searcher = hybrid.HybridSearcher(lexical, ann, lambda text: embedder.embed_query(text), shipped)
+        runs: dict[str, dict[str, list[str]]] = {"bm25": {}, "dense": {}, "hybrid": {}}
+        cands: dict[str, tuple[dict[str, float], dict[str, float]]] = {}
+        timings: list[float] = []
+        for qid, text in data.queries.items():
+            try:
+                query = parse_query(text)
+            except QueryError:
+                continue
+            vector = qvecs[qid]
+            searcher.embed_query = lambda _text, v=vector: v  # the cached query vector: same model, same text
+            started = time.perf_counter()
+            runs["hybrid"][qid] = [s.paper_id for s in searcher.search(query, 100)]
+            timings.append(time.perf_counter() - started)
+            lex = {h.paper_id: h.score for h in lexical.search(query, DEPTH, highlight=False)}
+            dense = dict(ann.search(vector, DEPTH))
+            missing = [pid for pid in lex if pid not in dense]
+            dense.update(ann.search(vector, len(missing), allowed_ids=missing) if missing else [])
+            cands[qid] = (lex, dense)
+            runs["bm25"][qid] = list(lex)[:100]
+            runs["dense"][qid] = [pid for pid, _ in ann.search(vector, 100)]
+        base = bm25s_runs(data, DEPTH)
+        dense100 = {q: dict(ann.search(qvecs[q], 100)) for q in data.queries}
+        runs["bm25s"] = {q: list(top(base[q]))[:100] for q in data.queries}
+        runs["rrf"] = {q: rrf(top(base[q]), dense100[q])[:100] for q in data.queries}
+        runs["minmax"] = {q: weighted_minmax(top(base[q]), dense100[q], 0.4)[:100] for q in data.queries}
+        cv_ndcg, cv_recall, chosen, overall = cross_validate(cands, data.qrels, args.folds)
+        store.close()
+
+    rows = [
+        ("bm25s, stemmed + stop words (baseline)", "bm25s"),
+        ("all-MiniLM-L6-v2 alone (paperboy dense)", "dense"),
+        ("RRF k=60 of bm25s + dense (baseline)", "rrf"),
+        ("min-max 0.4 bm25s + 0.6 dense (baseline)", "minmax"),
+        ("paperboy BM25 (tantivy, title boost, sub-words)", "bm25"),
+        (f"paperboy hybrid, shipped (w={shipped.lexical_weight}, {shipped.normalisation})", "hybrid"),
+    ]
+    print()
+    print(f"SciFact training judgments, {len(data.qrels)} queries, embeddings: {args.backend}")
+    print(f"{'method':<56} {'nDCG@10':>8} {'R@100':>7}")
+    print("-" * 73)
+    for label, key in rows:
+        ndcg, recall = evaluate(runs[key], data.qrels)
+        print(f"{label:<56} {ndcg:>8.3f} {recall:>7.3f}")
+    print(f"{f'paperboy hybrid, {args.folds}-fold CV held-out (tuned per fold)':<56} {cv_ndcg:>8.3f} {cv_recall:>7.3f}")
+    print()
+    print("weights chosen per fold: " + ", ".join(f"{f.lexical_weight}/{f.normalisation}" for f in chosen))
+    print(f"best on all training queries (in-sample): {overall.lexical_weight}/{overall.normalisation}")
+    timings.sort()
+    print(f"hybrid query time here (query vector cached): p50 {1000 * timings[len(timings) // 2]:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()

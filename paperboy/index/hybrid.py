@@ -1,0 +1,213 @@
+"""Hybrid ranking: BM25 candidates and dense (embedding) candidates fused into one list.
+
+How (measured on SciFact training judgments by ``bench/retrieval.py``, with 5-fold cross-validation):
+
+- Both halves contribute candidates (the top :attr:`Fusion.candidates` of each). Every candidate gets *both* scores
+  where it can: the dense score of a lexical candidate outside the ANN top-k is its exact cosine, computed from the
+  stored vectors (:meth:`VectorIndex.search` with ``allowed_ids`` is exact over a few ids); a dense candidate outside
+  the lexical top-k gets the lowest lexical score seen, i.e. 0 after normalisation.
+- Scores are normalised per query (min-max over the candidates), because BM25's scale changes with the query's
+  length and rarity while cosine does not, and then combined convexly: ``w * lexical + (1 - w) * dense``. The
+  weight is a setting; its default is the cross-validated choice.
+- A paper with no vector yet (the background job has not reached it) takes its normalised lexical score for both
+  halves, so it is ranked as if the halves agreed: found, not buried.
+- The query syntax binds both halves: phrases must occur, exclusions remove, filters restrict. Dense candidates
+  are checked with :meth:`LexicalIndex.filter_ids`; with a selective filter (an author, a narrow date range) the
+  dense half is an exact search over the few papers the filter allows, so it does not come back empty.
+- An optional recency boost multiplies each fused score by ``1 + r * 0.5 ** (age_days / half_life)``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+import onnxruntime  # noqa: F401  (load before usearch: usearch 2.26 first, then onnxruntime 1.31, segfaults)
+
+from paperboy.index.lexical import LexicalIndex
+from paperboy.index.query import Filters, ParsedQuery, with_filters
+from paperboy.index.vectors import VectorIndex
+
+NORMALISATIONS = ("minmax", "zscore")
+FILTERED_EXACT_LIMIT = 5000  # with a filter allowing at most this many papers, the dense half is exact over them
+
+EmbedQuery = Callable[[str], np.ndarray]
+PublishedLookup = Callable[[Collection[str]], Mapping[str, datetime | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Fusion:
+    """How the two halves are combined; defaults are the cross-validated choice on SciFact (bench/retrieval.py)."""
+
+    lexical_weight: float = 0.3
+    normalisation: str = "minmax"
+    candidates: int = 200
+    recency_weight: float = 0.0
+    recency_half_life_days: float = 180.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.lexical_weight <= 1.0:
+            raise ValueError(f"lexical weight {self.lexical_weight} must be between 0 and 1")
+        if self.normalisation not in NORMALISATIONS:
+            raise ValueError(f"normalisation {self.normalisation!r}: choose one of {', '.join(NORMALISATIONS)}")
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """One result: the fused score and the two halves' raw scores (None where that half did not score it)."""
+
+    paper_id: str
+    score: float
+    lexical: float | None
+    dense: float | None
+
+
+def normalise(scores: Mapping[str, float], method: str = "minmax") -> dict[str, float]:
+    """Per-query rescaling: min-max to [0, 1] (all equal: 1.0), or z-scores."""
+    if not scores:
+        return {}
+    values = np.fromiter(scores.values(), dtype=np.float64, count=len(scores))
+    if method == "zscore":
+        std = float(values.std())
+        mean = float(values.mean())
+        return {k: (v - mean) / std if std > 1e-12 else 0.0 for k, v in scores.items()}
+    low, high = float(values.min()), float(values.max())
+    if high - low <= 1e-12:
+        return dict.fromkeys(scores, 1.0)
+    return {k: (v - low) / (high - low) for k, v in scores.items()}
+
+
+def fuse(
+    lexical: Mapping[str, float],
+    dense: Mapping[str, float],
+    fusion: Fusion,
+    embedded: Callable[[str], bool] | None = None,
+) -> list[Scored]:
+    """The union of both candidate sets, best first (ties: lexical order, then id).
+
+    ``embedded(paper_id)`` says whether a paper has a vector at all; a paper without one is ranked by its lexical
+    score alone. By default a paper is taken as embedded exactly when it has a dense score.
+    """
+    lex_norm = normalise(lexical, fusion.normalisation)
+    dense_norm = normalise(dense, fusion.normalisation)
+    lex_floor = min(lex_norm.values(), default=0.0)
+    dense_floor = min(dense_norm.values(), default=0.0)
+    w = fusion.lexical_weight
+    has_vector = embedded or (lambda pid: pid in dense)
+    results = []
+    for pid in dict.fromkeys([*lexical, *dense]):
+        lex = lex_norm.get(pid, lex_floor)
+        if pid in dense_norm:
+            score = w * lex + (1 - w) * dense_norm[pid]
+        elif has_vector(pid) or not lexical:
+            score = w * lex + (1 - w) * dense_floor
+        else:
+            score = lex  # not embedded yet: the lexical half speaks for both
+        results.append(Scored(pid, score, lexical.get(pid), dense.get(pid)))
+    order = {pid: i for i, pid in enumerate(lexical)}
+    results.sort(key=lambda s: (-s.score, order.get(s.paper_id, len(order)), s.paper_id))
+    return results
+
+
+def recency_boost(
+    results: Sequence[Scored], published: Mapping[str, datetime | None], fusion: Fusion, now: datetime
+) -> list[Scored]:
+    """Newer papers move up: score * (1 + r * 0.5 ** (age / half-life)); papers without a date get no boost."""
+    if fusion.recency_weight <= 0:
+        return list(results)
+    boosted = []
+    for s in results:
+        when = published.get(s.paper_id)
+        factor = 1.0
+        if when is not None:
+            age_days = max(0.0, (now - when.astimezone(UTC)).total_seconds() / 86400)
+            factor += fusion.recency_weight * math.pow(0.5, age_days / max(fusion.recency_half_life_days, 1e-6))
+        # min-max scores can be 0; shift by one so the boost also orders those
+        boosted.append(Scored(s.paper_id, (s.score + 1.0) * factor - 1.0, s.lexical, s.dense))
+    boosted.sort(key=lambda s: -s.score)
+    return boosted
+
+
+class HybridSearcher:
+    """Runs a parsed query through both halves and fuses them. The dense half is optional: without a vector
+    index, an embedder, or any vectors, the search is lexical only (that is what "not embedded yet" means)."""
+
+    def __init__(
+        self,
+        lexical: LexicalIndex,
+        vectors: VectorIndex | None = None,
+        embed_query: EmbedQuery | None = None,
+        fusion: Fusion | None = None,
+        published: PublishedLookup | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.lexical = lexical
+        self.vectors = vectors
+        self.embed_query = embed_query
+        self.fusion = fusion or Fusion()
+        self.published = published
+        self.clock = clock
+
+    @property
+    def dense_ready(self) -> bool:
+        return self.vectors is not None and self.embed_query is not None and len(self.vectors) > 0
+
+    def search(
+        self, query: ParsedQuery, limit: int = 10, filters: Filters | None = None, dense: bool = True
+    ) -> list[Scored]:
+        """The best ``limit`` papers; ``dense=False`` (or no dense half) ranks by BM25 alone."""
+        query = with_filters(query, filters)
+        limit = max(0, int(limit))
+        if limit == 0:
+            return []
+        depth = max(self.fusion.candidates, limit)
+        if not query.has_text:  # filters or exclusions only: the newest matching papers
+            return [Scored(h.paper_id, h.score, None, None) for h in self.lexical.search(query, limit, highlight=False)]
+        lexical = {h.paper_id: h.score for h in self.lexical.search(query, depth, highlight=False)}
+        if not dense or not self.dense_ready:
+            return [Scored(pid, score, score, None) for pid, score in list(lexical.items())[:limit]]
+        assert self.vectors is not None and self.embed_query is not None
+        vector = self.embed_query(query.plain_text)
+        dense_scores = self._dense(query, vector, depth)
+        missing = [pid for pid in lexical if pid not in dense_scores]
+        if missing:  # exact cosine for lexical candidates the ANN did not return
+            dense_scores.update(self.vectors.search(vector, len(missing), allowed_ids=missing))
+        vectors = self.vectors
+        fused = fuse(lexical, dense_scores, self.fusion, embedded=lambda pid: pid in vectors)
+        if self.fusion.recency_weight > 0 and self.published is not None:
+            head = fused[: max(depth, limit)]
+            fused = recency_boost(head, self.published([s.paper_id for s in head]), self.fusion, self.clock())
+        return fused[:limit]
+
+    def dense_only(self, query: ParsedQuery, limit: int = 10, filters: Filters | None = None) -> list[Scored]:
+        """The dense half alone, under the same syntax (for benchmarks and comparisons)."""
+        query = with_filters(query, filters)
+        if not query.has_text or not self.dense_ready:
+            return []
+        assert self.embed_query is not None
+        found = self._dense(query, self.embed_query(query.plain_text), max(0, int(limit)))
+        return [Scored(pid, score, None, score) for pid, score in found.items()]
+
+    def _dense(self, query: ParsedQuery, vector: np.ndarray, k: int) -> dict[str, float]:
+        """Top-k dense candidates allowed by the query's filters, exclusions and phrases, best first."""
+        assert self.vectors is not None
+        restricted = bool(query.filters or query.excluded_terms or query.excluded_phrases or query.phrases)
+        if not restricted:
+            return dict(self.vectors.search(vector, k))
+        if query.filters:
+            listing = ParsedQuery(filters=query.filters)  # every paper the filters allow (up to the limit)
+            allowed = [h.paper_id for h in self.lexical.search(listing, FILTERED_EXACT_LIMIT + 1, highlight=False)]
+            if len(allowed) <= FILTERED_EXACT_LIMIT:
+                allowed_set = self.lexical.filter_ids(allowed, query, phrases=True)
+                return dict(self.vectors.search(vector, k, allowed_ids=allowed_set)) if allowed_set else {}
+        want = k * 4
+        while True:
+            found = self.vectors.search(vector, want)
+            allowed_set = self.lexical.filter_ids([pid for pid, _ in found], query, phrases=True)
+            kept = [(pid, score) for pid, score in found if pid in allowed_set]
+            if len(kept) >= k or len(found) < want or want >= 4 * k * 16:
+                return dict(kept[:k])
+            want *= 4
