@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
+import os
 import random
 import resource
 import smtplib
@@ -27,7 +28,8 @@ from paperboy.app import Paperboy  # noqa: E402
 from paperboy.digest.compose import Composer  # noqa: E402
 from paperboy.digest.periods import weekly  # noqa: E402
 from paperboy.digest.plan import load_candidates, select  # noqa: E402
-from paperboy.digest.run import run_digest  # noqa: E402
+from paperboy.digest.run import plan  # noqa: E402
+from paperboy.digest.send import Sender  # noqa: E402
 from paperboy.digest.subscriptions import Preferences  # noqa: E402
 from paperboy.settings import Settings  # noqa: E402
 from paperboy.sources import hf_daily  # noqa: E402
@@ -126,7 +128,8 @@ def plan_compose_only(pb: Paperboy, count: int) -> float:
 
 
 def naive_baseline(pb: Paperboy, port: int, count: int) -> float:
-    """The same composed digest sent over one new SMTP connection per message."""
+    """The same composed digest sent over one new SMTP connection per message, with no database at all (no plan,
+    no outbox, no marks): an upper bound for the naive way, which has no crash safety either."""
     period = weekly(date(2024, 5, 27))
     candidates = load_candidates(pb, period)
     composer = Composer(pb)
@@ -163,19 +166,32 @@ def main() -> None:
         pb.store.migrate()
         seed(pb, shared, args.subscribers)
         pc_rate = plan_compose_only(pb, args.subscribers)
-        started = time.perf_counter()
-        result = run_digest(pb, "weekly", date(2024, 5, 27), clock=lambda: NOW)
-        e2e_seconds = time.perf_counter() - started
-        sent = result.counts["sent"]
+        # end to end, as `paperboy digest run` does it: plan (outbox rows), then drain the outbox over SMTP
+        started, cpu = time.perf_counter(), time.process_time()
+        run, plan_report = plan(pb, weekly(date(2024, 5, 27)), clock=lambda: NOW)
+        plan_seconds = time.perf_counter() - started
+        Sender(pb, respect_due=False, clock=lambda: NOW).drain(run["id"])
+        e2e_seconds, e2e_cpu = time.perf_counter() - started, time.process_time() - cpu
+        sent = db.run_counts(pb.store, run["id"])["sent"]
         naive_rate = naive_baseline(pb, port, min(args.baseline, args.subscribers))
         pb.close()
     sink.terminate()
+    sink.join()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"\ndigest benchmark: {args.subscribers} subscribers, {settings.resolved_database_url.split(':')[0]}")
+    sink_cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
+    load = os.getloadavg()[0]
+    print(f"\ndigest benchmark: {args.subscribers} subscribers, {settings.resolved_database_url.split(':')[0]}, "
+          f"{settings.digest_smtp_connections} SMTP connections, batches of {settings.digest_batch_size}, "
+          f"{os.cpu_count()} cores, load average {load:.1f}")  # fmt: skip
     print("| measure | value |")
     print("| --- | --- |")
-    print(f"| digests sent (planned, empty skipped) | {sent} ({result.plan.planned}, {result.plan.empty}) |")
+    print(f"| digests sent (planned, empty skipped) | {sent} ({plan_report.planned}, {plan_report.empty}) |")
     print(f"| end to end (plan + compose + send, outbox) | {sent / e2e_seconds:,.0f} digests/s ({e2e_seconds:.1f} s) |")
+    print(f"| of which planning (outbox + history rows) | {plan_seconds:.1f} s |")
+    send_rate = sent / max(e2e_seconds - plan_seconds, 1e-9)
+    print(f"| send alone (drain the outbox: claim, compose, SMTP, mark) | {send_rate:,.0f} digests/s |")
+    print(f"| sender CPU per digest (this process) | {1000 * e2e_cpu / max(sent, 1):.2f} ms |")
+    print(f"| sink CPU, whole run incl. baseline (other process) | {sink_cpu.ru_utime + sink_cpu.ru_stime:.1f} s |")
     print(f"| plan + compose alone (in memory) | {pc_rate:,.0f} digests/s |")
     print(f"| naive baseline (one SMTP connection per message) | {naive_rate:,.0f} digests/s |")
     print(f"| peak memory (RSS) | {peak_mb:,.0f} MB |")

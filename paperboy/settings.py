@@ -65,6 +65,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("host", str, "127.0.0.1", "Address `paperboy serve` listens on."),
     Setting("port", int, 8000, "Port `paperboy serve` listens on."),
     Setting("page_size", int, 50, "Papers per page on lists and in the JSON API by default."),
+    Setting("page_cache", bool, True,
+            "Keep rendered list, paper and feed pages for visitors who are not signed in, until the store changes."),
+    Setting("page_cache_seconds", float, 1.0,
+            "How long a web process trusts its page cache before checking the store for changes made elsewhere "
+            "(other web nodes, ingest runs); changes made through the process itself apply at once. 0: every request."),
     Setting("secret_key", str, "",
             "Secret for signed tokens (sign-in links, unsubscribe links, CSRF). Empty: one is generated and kept in "
             "the data directory (`secret_key` file). Set the same value on every web and worker node."),
@@ -75,7 +80,7 @@ SETTINGS: tuple[Setting, ...] = (
     # -- email digests --
     Setting("digest_smtp_connections", int, 4,
             "SMTP connections one digest sender keeps open and sends over at once (each reused for many mails)."),
-    Setting("digest_batch_size", int, 50, "Outbox rows a digest sender claims per database round trip."),
+    Setting("digest_batch_size", int, 200, "Outbox rows a digest sender claims per database round trip."),
     Setting("digest_claim_seconds", int, 300,
             "How long a claimed outbox row stays with a sender that stopped answering before another takes it "
             "(a crashed sender on the same host is noticed at once)."),

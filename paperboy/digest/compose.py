@@ -10,6 +10,11 @@ at a line end join into exactly the encoding of the whole text; the templates' d
 (a test holds both to that). The MIME bytes are written directly (CRLF lines) rather than through
 ``email.message``, whose generator would cost more than everything else together at this volume. The templates
 inline every style and contain no script; math in titles and abstracts is shown as readable Unicode.
+
+Unsubscribing: ``List-Unsubscribe`` names the signed https URL first (mail providers' one-click button POSTs to
+it, RFC 8058) and a ``mailto:`` second, for clients that only speak RFC 2369. paperboy reads no mailbox: the mailto
+goes to the ``mail_from`` address with the subject ``unsubscribe ADDRESS``, and the operator acts on it with
+``paperboy subscribers unsubscribe ADDRESS`` (or points ``mail_from`` at a mailbox whose filter runs that).
 """
 
 from __future__ import annotations

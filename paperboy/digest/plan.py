@@ -1,8 +1,9 @@
 """Plan a digest run: which confirmed subscriber gets which papers of the period, never a paper twice.
 
-The candidates are the papers on the period's daily lists, read once per run. Each section (trending top N,
-queries, categories, authors) is evaluated once per distinct value and cached, so 100k subscribers cost set
-unions, not 100k scans. A subscriber's picks exclude every paper in their history; the picks and the history rows
+The candidates are the papers on the period's daily lists, read once per run, in the site's trending order. Each
+section (trending top N, queries, categories, authors) is evaluated once per distinct value and cached, so 100k
+subscribers cost set unions, not 100k scans; subscribers, their history and their outbox rows are read and written
+a thousand at a time. A subscriber's picks exclude every paper in their history; the picks and the history rows
 are written in the same transaction as the outbox row, so a crash either planned a subscriber completely or not
 at all, and planning again (another process, a restart) skips subscribers that already have their row.
 
@@ -17,7 +18,7 @@ import hashlib
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from email.utils import parseaddr
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -26,6 +27,7 @@ from paperboy.app import Paperboy
 from paperboy.digest.periods import Period, due_at
 from paperboy.digest.subscriptions import Preferences, Subscriber, utc_now
 from paperboy.domain import Paper
+from paperboy.rank.trending import trending
 from paperboy.store import digests as db
 from paperboy.store.papers import load_papers
 
@@ -66,22 +68,22 @@ def searchable(paper: Paper) -> str:
     return " ".join(f"{paper.title} {paper.abstract}".lower().split())
 
 
-def trending_order(pb: Paperboy, paper_ids: list[str]) -> list[str]:
-    """The candidates by community score. Uses the trending ranker when the site has one; otherwise upvotes (the
-    order the daily lists already have)."""
-    try:
-        from paperboy.rank import trending  # type: ignore[attr-defined]
-    except ImportError:
-        return paper_ids
-    rank = getattr(trending, "rank_papers", None)
-    if rank is None:
-        return paper_ids
-    try:
-        scored = rank(pb.store, paper_ids)
-    except Exception:  # a ranker problem must not stop digests: fall back to the lists' order
-        return paper_ids
-    order = [pid for pid, _ in scored if pid in set(paper_ids)]
-    return order + [pid for pid in paper_ids if pid not in set(order)]
+def trending_order(pb: Paperboy, period: Period) -> list[str]:
+    """The period's listed papers, best first by the site's trending score (``paperboy.rank.trending``: upvotes
+    and comments decayed by age) as it stood when the period ended, so planning the same period at any later
+    moment picks the same "trending top N"."""
+    site_tz = ZoneInfo(pb.settings.timezone)
+    ended = datetime.combine(period.last_day + timedelta(days=1), time(0), site_tz)
+    ranking = trending(
+        pb.store,
+        ended,
+        period.first_day,
+        period.last_day,
+        gravity=pb.settings.trending_gravity,
+        comments_weight=pb.settings.trending_comments_weight,
+        tz=site_tz,
+    )
+    return [pid for pid, _ in ranking]
 
 
 @dataclass
@@ -159,10 +161,11 @@ def select(candidates: Candidates, preferences: Preferences, received: set[str])
 
 
 def load_candidates(pb: Paperboy, period: Period) -> Candidates:
+    """The visible papers listed in the period, read once per run, in trending order."""
+    order = trending_order(pb, period)
     with pb.store.read() as conn:
-        ids = db.listed_paper_ids(conn, period.first_day, period.last_day)
-        found = load_papers(conn, ids)
-    return Candidates(found, trending_order(pb, ids))
+        found = load_papers(conn, order)
+    return Candidates(found, [pid for pid in order if pid in found])
 
 
 def message_id(run_id: int, subscriber_id: int, email: str, domain: str) -> str:
@@ -230,14 +233,7 @@ def plan_run(
                     }
                 )
             added = db.insert_outbox(conn, outbox)
-            db.insert_history(
-                conn,
-                [
-                    {"subscriber_id": sid, "paper_id": pid, "run_id": run_id}
-                    for sid in added
-                    for pid, _ in picks_of[sid]
-                ],
-            )
+            db.insert_history(conn, [(sid, pid, run_id) for sid in added for pid, _ in picks_of[sid]])
             report.planned += len(added)
     db.mark_planned(pb.store, run_id, clock())
     return report

@@ -144,9 +144,7 @@ def test_scheduled_job_fired_twice_plans_once(loaded_pb: Paperboy, add_subscribe
     assert [(j["key"], j["status"], j["owner"]) for j in jobs] == [("2024-06-03", "done", "node-a")]
 
 
-def test_scheduled_job_fired_on_two_nodes_at_once_runs_once(
-    loaded_pb: Paperboy, add_subscriber: AddSubscriber
-) -> None:
+def test_scheduled_job_fired_on_two_nodes_at_once_runs_once(loaded_pb: Paperboy, add_subscriber: AddSubscriber) -> None:
     add_subscriber("cron@example.org", frequency="weekly")
     wednesday = NOW.replace(day=5)
     barrier = threading.Barrier(3)
@@ -300,3 +298,88 @@ def test_cli_import_run_and_status(loaded_pb: Paperboy, smtp_server: SmtpServer,
         "planned": 1, "sent": 1, "failed": 0, "pending": 0,
     }  # fmt: skip
     assert [m["To"] for m in smtp_server.messages] == ["a@example.org"]
+
+
+def test_digest_assembled_from_cached_fragments_equals_the_templates_document(
+    loaded_pb: Paperboy, add_subscriber: AddSubscriber
+) -> None:
+    import quopri
+
+    from paperboy.digest.compose import Composer
+    from paperboy.digest.periods import weekly
+    from paperboy.digest.plan import load_candidates, select
+
+    period = weekly(date(2024, 5, 27))
+    candidates = load_candidates(loaded_pb, period)
+    composer = Composer(loaded_pb)
+    hostile = '<script>alert("x")</script> & "quotes"'
+    prefs = subscriptions.Preferences(trending=4, queries=("diffusion", hostile, "model"), max_papers=30)
+    picks = select(candidates, prefs, set())
+    picks = [*picks, (picks[0][0], hostile)]  # a reason that must come out escaped
+    args = {"papers": candidates.papers, "kind": "weekly", "first_day": period.first_day, "last_day": period.last_day}
+    for subscriber_id, chosen in ((7, picks), (8, picks[3:9]), (9, [])):  # later mails reuse the cached fragments
+        email = f"s{subscriber_id}@example.org"
+        text, html = composer.document(subscriber_id=subscriber_id, email=email, picks=chosen, **args)
+        _, text_qp, html_qp = composer.bodies(subscriber_id=subscriber_id, email=email, picks=chosen, **args)
+        assert quopri.decodestring(text_qp).decode().replace("\r\n", "\n") == text
+        assert quopri.decodestring(html_qp).decode().replace("\r\n", "\n") == html
+        assert all(len(line) <= 76 for line in html_qp.split(b"\r\n"))
+    text, html = composer.document(subscriber_id=7, email="s7@example.org", picks=picks, **args)
+    assert "<script>" not in html and "&lt;script&gt;" in html and hostile in text
+    assert html.count('<tr><td style="padding:14px 24px') == len(picks) and text.count("\n   arXiv: ") > 0
+
+
+def test_trending_section_follows_the_site_trending_ranker(
+    loaded_pb: Paperboy, add_subscriber: AddSubscriber, smtp_server: SmtpServer
+) -> None:
+    from datetime import UTC, datetime
+
+    from paperboy.rank.trending import trending
+
+    add_subscriber("t@example.org", trending=3)
+    run(loaded_pb, "2024-05-31")
+    (message,) = smtp_server.messages
+    text = message.get_body(("plain",)).get_content()
+    ended = datetime(2024, 6, 1, tzinfo=UTC)  # the period's end: the site's time zone is UTC here
+    s = loaded_pb.settings
+    top = [pid for pid, _ in trending(loaded_pb.store, ended, date(2024, 5, 31), date(2024, 5, 31),
+                                      s.trending_gravity, s.trending_comments_weight)][:3]  # fmt: skip
+    shown = re.findall(r"/papers/(\d{4}\.\d{4,5})\s", text)
+    assert shown == top and "Trending #3" in text
+
+
+def test_pipelined_smtp_4xx_retries_5xx_suppresses_and_one_message_each(
+    loaded_pb: Paperboy, add_subscriber: AddSubscriber
+) -> None:
+    for name in ("ok", "busy", "gone"):
+        add_subscriber(f"{name}@example.org", trending=2)
+    with running_sink() as sink:  # offers PIPELINING: MAIL, RCPT and DATA go out in one write
+        sink.refuse.update({"busy@example.org": "451 4.3.0 try later", "gone@example.org": "550 5.1.1 unknown"})
+        pb = Paperboy(loaded_pb.settings.replace(smtp_url=sink.url, digest_retry_seconds=600))
+        result = run_digest(pb, "daily", date(2024, 5, 28), clock=lambda: NOW, wait=False)
+        counts = status(pb, result.run_id)
+        assert counts is not None and (counts["sent"], counts["failed"], counts["awaiting_retry"]) == (1, 1, 1)
+        del sink.refuse["busy@example.org"]
+        run_digest(pb, "daily", date(2024, 5, 28), clock=lambda: NOW + timedelta(minutes=11))
+        with pb.store.read() as conn:
+            assert db.suppressed(conn, ["gone@example.org", "busy@example.org"]) == {"gone@example.org"}
+        pb.close()
+    assert sorted(sink.per_recipient().items()) == [("busy@example.org", 1), ("ok@example.org", 1)]
+    assert sink.duplicates() == []
+
+
+def test_deliver_dot_stuffs_and_refuses_non_ascii_addresses() -> None:
+    import smtplib
+
+    from paperboy.digest.send import deliver
+
+    with running_sink() as sink:
+        client = smtplib.SMTP(*sink.url.removeprefix("smtp://").split(":"))
+        client.ehlo()
+        assert client.has_extn("pipelining")
+        data = b"Message-ID: <x@y>\r\n\r\n.starts with a dot\r\n..two\r\nend\r\n"
+        deliver(client, "a@example.org", "b@example.org", data)
+        with pytest.raises(smtplib.SMTPRecipientsRefused):
+            deliver(client, "a@example.org", "jürgen@example.org", data)
+        client.quit()
+        assert sink.raw[0].endswith(b".starts with a dot\r\n..two\r\nend\r\n")
