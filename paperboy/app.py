@@ -15,6 +15,7 @@ from paperboy.store import Store
 
 if TYPE_CHECKING:
     from paperboy.index.service import SearchService
+    from paperboy.mail import Mailer
 
 
 class Paperboy:
@@ -45,6 +46,13 @@ class Paperboy:
         from paperboy.index.service import SearchService
 
         return SearchService(self.store, self.settings)
+
+    @cached_property
+    def mailer(self) -> Mailer:
+        """The SMTP mailer of ``smtp_url``; one per process (each send opens its own connection, so it is shared)."""
+        from paperboy.mail import Mailer
+
+        return Mailer.from_settings(self.settings)
 
     def fetcher(self) -> Fetcher:
         """A new polite HTTP client for one network ingest run."""

@@ -167,12 +167,17 @@ def vote(store: Store, user_id: int, paper_id: str, now: datetime) -> bool:
         .returning(votes.c.user_id)  # rowcount is not reliable for ON CONFLICT on every driver; RETURNING is
     )
     with store.write() as conn:
-        return conn.execute(statement).first() is not None
+        added = conn.execute(statement).first() is not None
+        if added:
+            log_changes(conn, [paper_id], now)  # cached pages and indexes that show counts refresh
+        return added
 
 
-def unvote(store: Store, user_id: int, paper_id: str) -> bool:
+def unvote(store: Store, user_id: int, paper_id: str, now: datetime | None = None) -> bool:
     with store.write() as conn:
         result = conn.execute(votes.delete().where(votes.c.user_id == user_id, votes.c.paper_id == paper_id))
+        if result.rowcount == 1:
+            log_changes(conn, [paper_id], now or datetime.now(UTC))
         return result.rowcount == 1
 
 
@@ -270,23 +275,34 @@ def add_comment(
                 paper_id=paper_id, user_id=user_id, parent_id=parent_id, body=body, created_at=now, edited_at=None
             )
         )
+        log_changes(conn, [paper_id], now)
         return int(result.inserted_primary_key[0])
+
+
+def _log_comment_change(conn: sa.Connection, comment_id: int) -> None:
+    """A comment changed: log its paper, so cached pages of the paper are not served stale."""
+    paper_id = conn.execute(sa.select(comments.c.paper_id).where(comments.c.id == comment_id)).scalar_one_or_none()
+    if paper_id is not None:
+        log_changes(conn, [paper_id], datetime.now(UTC))
 
 
 def edit_comment(store: Store, comment_id: int, body: str, now: datetime) -> None:
     with store.write() as conn:
         conn.execute(comments.update().where(comments.c.id == comment_id).values(body=body, edited_at=now))
+        _log_comment_change(conn, comment_id)
 
 
 def delete_comment(store: Store, comment_id: int) -> None:
     """Delete by its author: the text goes; the row stays as "deleted" so replies keep their thread."""
     with store.write() as conn:
         conn.execute(comments.update().where(comments.c.id == comment_id).values(body="", deleted=True))
+        _log_comment_change(conn, comment_id)
 
 
 def set_comment_hidden(store: Store, comment_id: int, hidden: bool) -> None:
     with store.write() as conn:
         conn.execute(comments.update().where(comments.c.id == comment_id).values(hidden=hidden))
+        _log_comment_change(conn, comment_id)
 
 
 def paper_comments(store: Store, paper_id: str) -> list[Comment]:

@@ -15,7 +15,7 @@ from fastapi import Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException
 
-from paperboy.mail import Mailer, MailError
+from paperboy.mail import MailError
 from paperboy.store import accounts, community
 from paperboy.web import auth
 from paperboy.web.pages import error_page, render
@@ -67,7 +67,7 @@ def request_sign_in(
     token = accounts.create_sign_in_token(site.store, address, site.clock(), timedelta(minutes=minutes))
     query = {"token": token} | ({"next": target} if target != "/" else {})
     link = f"{str(settings.public_url).rstrip('/')}/sign-in/confirm?{urlencode(query)}"
-    mailer = Mailer.from_settings(settings)
+    mailer = site.pb.mailer
     text = (
         f"Hello,\n\nto sign in to paperboy, open this link within {minutes} minutes and press the button:\n\n"
         f"{link}\n\nThe link works once. If you did not ask to sign in, ignore this mail: nothing happens.\n"

@@ -21,8 +21,19 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from paperboy.app import Paperboy
-from paperboy.web import account_pages, api, community_pages, digest_routes, lists, pages, search_routes
+from paperboy.web import (
+    account_pages,
+    api,
+    community_pages,
+    digest_routes,
+    feeds,
+    lists,
+    pages,
+    papers_api,
+    search_routes,
+)
 from paperboy.web.auth import sign_in_url
+from paperboy.web.cache import PageCache
 from paperboy.web.site import Site, utc_now
 
 STATIC = Path(__file__).parent / "static"
@@ -85,6 +96,15 @@ ROUTES: tuple[Route, ...] = (
     Route("/search", search_routes.search_page, "search"),
     Route("/api/papers/search", search_routes.api_search, "api_search", page=False),
     Route("/api/papers/{paper_id:path}/similar", search_routes.api_similar, "api_similar", page=False),
+    Route("/api/papers", papers_api.list_papers, "api_papers", page=False),
+    Route("/api/papers/submit", papers_api.submit, "api_submit", page=False, methods=POST),
+    Route("/api/papers/{paper_id:path}/upvote", papers_api.upvote, "api_upvote", page=False, methods=POST),
+    Route("/api/papers/{paper_id:path}/upvote", papers_api.unvote, "api_unvote", page=False, methods=("DELETE",)),
+    Route("/api/papers/{paper_id:path}/comments", papers_api.list_comments, "api_comments", page=False),
+    Route("/api/papers/{paper_id:path}/comments", papers_api.add_comment, "api_comment", page=False, methods=POST),
+    Route("/api/papers/{paper_id:path}", papers_api.get_paper, "api_paper", page=False),
+    Route("/feeds/{feed}.rss", feeds.rss_feed, "feed_rss"),
+    Route("/feeds/{feed}.atom", feeds.atom_feed, "feed_atom"),
     Route("/api/whoami-v2", account_pages.whoami, "api_whoami", page=False),
     Route("/healthz", api.healthz, "healthz", page=False),
 )
@@ -111,7 +131,12 @@ def create_app(pb: Paperboy, clock: Callable[[], datetime] | None = None) -> Fas
             include_in_schema=not route.page,
             response_class=HTMLResponse if route.page else JSONResponse,
         )
+    app.state.site.templates.env.globals["feed_links"] = feeds.feed_links
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    if pb.settings.page_cache:
+        app.add_middleware(
+            PageCache, site=app.state.site, recheck_seconds=float(pb.settings.page_cache_seconds), owner=app
+        )
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(Exception, server_error)

@@ -85,6 +85,15 @@ def submit(request: Request, csrf: CsrfField = "", paper: Annotated[str, Form()]
         return user
     auth.check_csrf(request, csrf)
     value = paper.strip()
+    status, outcome = submission(request, user, value)
+    if status != 201:
+        return _submit_problem(request, value, outcome, status)
+    return see_other(paper_url(outcome) + "?submitted=1")
+
+
+def submission(request: Request, user: accounts.User, value: str) -> tuple[int, str]:
+    """Submit ``value`` (an arXiv id or URL) for ``user``: ``(201, paper id)`` when it was added to today's list,
+    else an HTTP status and the message to show. Shared by the submit form and ``POST /api/papers/submit``."""
     parsed = parse_arxiv_id(value) if value else None
     if parsed is None:
         problem = (
@@ -93,25 +102,20 @@ def submit(request: Request, csrf: CsrfField = "", paper: Annotated[str, Form()]
             if value
             else "Enter an arXiv id or link."
         )
-        return _submit_problem(request, value, problem, 400)
+        return 400, problem
     paper_id = parsed[0]
     auth.limit(request, "submit", str(user.id))
     site = site_of(request)
     found = community.known_paper(site.store, paper_id) or fetch_from_arxiv(request, paper_id)
     if isinstance(found, str):
-        return _submit_problem(request, value, found, 404 if "has no paper" in found else 502)
+        return (404 if "has no paper" in found else 502), found
     if found.comments and "withdrawn" in found.comments.lower():
-        return _submit_problem(request, value, f"arXiv marks {paper_id} as withdrawn, so it cannot be listed.", 409)
+        return 409, f"arXiv marks {paper_id} as withdrawn, so it cannot be listed."
     today = site.today()
     outcome = community.submit_paper(site.store, found, today, user.id, user.handle, site.clock())
     if outcome.status == "duplicate":
-        return _submit_problem(
-            request,
-            value,
-            f"{paper_id} is already on today's list ({today.isoformat()}). Upvote it there instead.",
-            409,
-        )
-    return see_other(paper_url(paper_id) + "?submitted=1")
+        return 409, f"{paper_id} is already on today's list ({today.isoformat()}). Upvote it there instead."
+    return 201, paper_id
 
 
 # -- votes ---------------------------------------------------------------------------------------------------------
@@ -135,7 +139,7 @@ def vote(
         raise HTTPException(404, f"No paper with id {paper_id} is on this site.")
     auth.limit(request, "vote", str(user.id))
     if up == "0":
-        community.unvote(site.store, user.id, paper_id)
+        community.unvote(site.store, user.id, paper_id, site.clock())
     else:
         community.vote(site.store, user.id, paper_id, site.clock())
     if wants_json(request):
