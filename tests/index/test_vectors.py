@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -207,3 +209,12 @@ def test_ann_of_other_settings_or_half_written_starts_empty(
     (tmp_path / "hnsw.usearch").write_bytes(b"truncated")
     assert len(VectorIndex(tmp_path, "m")) == 0
     assert VectorIndex(tmp_path / "missing", "m").search(np.ones(DIM, dtype=np.float32), k=3) == []
+
+
+def test_usearch_and_onnxruntime_load_together_in_either_order() -> None:
+    """usearch 2.26 makes a later `import onnxruntime` crash (and torch's tracer hang): keep a version that doesn't."""
+    for first, second in (("usearch.index", "onnxruntime"), ("onnxruntime", "usearch.index")):
+        done = subprocess.run(
+            [sys.executable, "-c", f"import {first}; import {second}"], capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 0, (first, second, done.returncode, done.stderr[-500:])
