@@ -91,7 +91,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("digest_send_hour", int, 7, "Local hour a new subscriber's digest becomes due (0-23)."),
     Setting("digest_subscribe_per_address", int, 3, "Subscribe requests (confirmation mails) per address per hour."),
     Setting("digest_subscribe_per_client", int, 20, "Subscribe requests per client IP address per hour."),
-    Setting("dkim_selector", str, "", "DKIM selector; digests are signed when this and `dkim_private_key_file` are set."),
+    Setting(
+        "dkim_selector", str, "", "DKIM selector; digests are signed when this and `dkim_private_key_file` are set."
+    ),
     Setting("dkim_private_key_file", str, "", "PEM file of the DKIM private key (RSA, rsa-sha256)."),
     Setting("dkim_domain", str, "", "DKIM signing domain (d=). Empty: the domain of `mail_from`."),
     # -- accounts, community and trending --
@@ -121,6 +123,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("search_lexical_weight", float, 0.3,
             "Weight of BM25 in hybrid search (the rest is the embedding similarity), both min-max normalised per "
             "query; 0.3 is the cross-validated choice on SciFact (`bench/retrieval.py`)."),
+    Setting("search_title_boost", float, 0.3,
+            "Weight of a title match against an abstract match in hybrid search's BM25 half (cross-validated on "
+            "SciFact; plain lexical search, before papers are embedded, boosts titles 2.5x)."),
     Setting("search_candidates", int, 200, "Candidates each half of hybrid search contributes before fusion."),
     Setting("search_recency_weight", float, 0.0,
             "Recency boost of search results: score x (1 + weight x 0.5^(age / half-life)). 0: off."),
