@@ -250,7 +250,6 @@ class Embedder:
     def _embed_st(self, texts: list[str]) -> np.ndarray:
         with self._lock:
             if self._st_model is None:
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")
                 import torch
                 from sentence_transformers import SentenceTransformer
 

@@ -12,7 +12,6 @@ import pytest
 
 from paperboy.index.embed import DIM, MODEL_NAME, Embedder, paper_text
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing here may reach a model hub
 
 
 def cached_embedder(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Embedder:

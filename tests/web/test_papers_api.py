@@ -36,7 +36,12 @@ def base_url(paperboy: Paperboy, shared_data: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def hf(base_url: str) -> HfApi:
+def hf(base_url: str, monkeypatch: pytest.MonkeyPatch) -> HfApi:
+    # The client refuses every request in offline mode, which a shell or another library may have switched on;
+    # it only talks to our local server here.
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
     return HfApi(endpoint=base_url, token=False)
 
 
@@ -106,7 +111,7 @@ def test_hf_client_searches(hf: HfApi, store: Store, shared_data: Path) -> None:
     assert pid in [p.id for p in found]
 
 
-def test_cursor_pagination_walks_every_paper_once(base_url: str, store: Store) -> None:
+def test_cursor_pagination_walks_every_paper_once(hf: HfApi, base_url: str, store: Store) -> None:
     pages = list(paginate(f"{base_url}/api/papers", params={"limit": 7}, headers={}))
     ids = [item["id"] for item in pages]
     assert len(ids) == len(set(ids)) == store.count_papers()
