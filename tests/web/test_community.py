@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
@@ -203,7 +204,9 @@ def test_fifty_concurrent_votes(paperboy: Paperboy, store: Store, archive: Path,
         sign_in(browser, store, f"crowd{n}@example.org")
         tokens.append((browser.cookies["pb_session"], form_token(browser)))
     sessions = [tokens[n % users] for n in range(50)]
-    codes = asyncio.run(_concurrent_votes(app, pid, sessions))
+    # A fresh thread has no event loop, whatever an earlier test (e.g. Playwright's sync API) left in this one.
+    with ThreadPoolExecutor(1) as pool:
+        codes = pool.submit(asyncio.run, _concurrent_votes(app, pid, sessions)).result()
     assert codes == [200] * 50
     assert community.shown_upvotes(store, pid) == base + users
 
