@@ -34,6 +34,7 @@ from paperboy.web import (
 )
 from paperboy.web.auth import sign_in_url
 from paperboy.web.cache import PageCache
+from paperboy.web.csp import ContentSecurityPolicy
 from paperboy.web.site import Site, utc_now
 
 STATIC = Path(__file__).parent / "static"
@@ -137,6 +138,7 @@ def create_app(pb: Paperboy, clock: Callable[[], datetime] | None = None) -> Fas
         app.add_middleware(
             PageCache, site=app.state.site, recheck_seconds=float(pb.settings.page_cache_seconds), owner=app
         )
+    app.add_middleware(ContentSecurityPolicy)  # added last, so outermost: cached pages get it too
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(Exception, server_error)

@@ -20,7 +20,7 @@ from paperboy.digest import subscriptions, tokens
 from paperboy.digest.compose import Composer
 from paperboy.digest.periods import zone
 from paperboy.digest.subscriptions import InvalidPreference, Preferences, Subscriber
-from paperboy.mail import Mailer, MailError
+from paperboy.mail import MailError
 from paperboy.store import digests as db
 from paperboy.web import auth
 from paperboy.web.pages import error_page, render
@@ -95,7 +95,7 @@ def send_confirmation(pb: Paperboy, sub: Subscriber) -> None:
         if db.suppressed(conn, [sub.email]):
             return
     message = Composer(pb).confirmation(sub.id, sub.email, already_confirmed=sub.status == "confirmed")
-    Mailer.from_settings(pb.settings).send(message)
+    pb.mailer.send(message)
 
 
 # -- confirm ---------------------------------------------------------------------------------------------------

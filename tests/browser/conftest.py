@@ -33,8 +33,10 @@ CHROMIUM_ARGS = [
 DAYS = ("2026-08-20", "2026-08-21")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
+    """One browser per test module: Playwright's sync API keeps an event loop running in the main thread while it
+    is open, which would break later tests of the session that call ``asyncio.run`` (tests/web)."""
     need(CHROMIUM.exists(), f"{CHROMIUM} is missing: install Debian's chromium package (make test does)")
     from playwright.sync_api import sync_playwright
 
@@ -45,15 +47,19 @@ def chromium() -> Iterator[Any]:
 
 
 @pytest.fixture
-def site(
-    paperboy: Paperboy, shared_data: Path, smtp_server: SmtpServer, http_server: Any, tmp_path: Path
-) -> Iterator[str]:
-    """``paperboy serve`` on a free port over the test database, loaded with real archive days."""
-    load_days(paperboy.store, shared_data, *DAYS)
+def site_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def site_env(
+    paperboy: Paperboy, shared_data: Path, smtp_server: SmtpServer, http_server: Any, tmp_path: Path, site_port: int
+) -> dict[str, str]:
+    """The environment of ``paperboy serve``; other ``paperboy`` commands a test runs (``digest run``) share it, so
+    they see the same database, mail server, public URL and secret key (the key signs the links in mails)."""
     replay = Replay(http_server, shared_data)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = os.environ | {
+    base = f"http://127.0.0.1:{site_port}"
+    return os.environ | {
         "PAPERBOY_DATABASE_URL": paperboy.settings.resolved_database_url,
         "PAPERBOY_DATA_DIR": str(tmp_path / "serve"),
         "PAPERBOY_SMTP_URL": smtp_server.url,
@@ -63,9 +69,16 @@ def site(
         "PAPERBOY_REQUEST_PAUSE_SECONDS": "0",
         "PAPERBOY_SECRET_KEY": "browser-tests",
     }
+
+
+@pytest.fixture
+def site(paperboy: Paperboy, shared_data: Path, site_env: dict[str, str], site_port: int) -> Iterator[str]:
+    """``paperboy serve`` on a free port over the test database, loaded with real archive days."""
+    load_days(paperboy.store, shared_data, *DAYS)
+    base = site_env["PAPERBOY_PUBLIC_URL"]
     server = subprocess.Popen(
-        [str(REPO / ".venv" / "bin" / "paperboy"), "serve", "--port", str(port)],
-        env=env,
+        [str(REPO / ".venv" / "bin" / "paperboy"), "serve", "--port", str(site_port)],
+        env=site_env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )

@@ -58,12 +58,13 @@ def test_sign_in_submit_vote_comment_search_and_feed(
     assert page.evaluate("window.__sameDocument") is True
     assert page.get_attribute(".vote-form .vote-button", "aria-pressed") == "true"
 
-    # Comment with math: the TeX is kept as text inside a math span, the Markdown is rendered.
+    # Comment with math: the TeX is kept as text inside a math span and typeset by KaTeX, the Markdown is rendered.
     page.fill("textarea[name=body]", "Energy: $E = mc^2$ and **bold** <script>alert(1)</script>")
     page.click("button:has-text('Comment')")
     page.wait_for_load_state()
     math = page.locator("#discussion .math.inline").first
-    assert math.inner_text().strip() == "E = mc^2"
+    math.locator(".katex").wait_for()
+    assert math.locator("annotation").text_content() == "E = mc^2"
     assert page.locator("#discussion strong:has-text('bold')").count() == 1
     assert "<script>alert(1)</script>" in page.inner_text("#discussion")
 

@@ -64,7 +64,15 @@ class Page(HTMLParser):
 DANGEROUS_TAGS = {"script", "iframe", "img", "svg", "object", "embed", "style", "math", "base", "video"}
 
 
-def runnable(html: str, own_scripts: tuple[str, ...] = ("/static/vote.js",)) -> list[str]:
+OWN_SCRIPTS = (
+    "/static/vote.js",
+    "/static/katex/katex.min.js",
+    "/static/katex/contrib/auto-render.min.js",
+    "/static/math.js",
+)
+
+
+def runnable(html: str, own_scripts: tuple[str, ...] = OWN_SCRIPTS) -> list[str]:
     """Everything in a page that could run or load something the site did not put there."""
     problems = []
     for tag, attrs in Page(html).elements:
