@@ -29,7 +29,15 @@ TAGS = {
     "h1", "h2", "h3", "h4", "h5", "h6", "table", "thead", "tbody", "tr", "th", "td", "span", "div",
 }  # fmt: skip
 ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}, "th": {"align"}, "td": {"align"}}
-CLASSES = {"span": {"math", "inline"}, "div": {"math", "block"}}
+CLASSES = {"span": {"math", "inline", "block"}, "div": {"math", "block"}}
+
+
+def _inline_display_math(renderer, tokens, idx, options, env) -> str:  # type: ignore[no-untyped-def]
+    """``$$...$$`` inside a paragraph: display style, but a span, so the paragraph stays one element."""
+    return f'<span class="math block">{escape(tokens[idx].content)}</span>'
+
+
+_markdown.add_render_rule("math_inline_double", _inline_display_math)
 
 
 def sanitize(html: str) -> str:
