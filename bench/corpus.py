@@ -76,7 +76,7 @@ def hf_papers() -> list[tuple[str, str]]:
     return papers
 
 
-def embedder(backend: str = "onnx-int8"):  # noqa: ANN201 - the import is deferred so this module loads fast
+def embedder(backend: str = "onnx-int8"):
     from paperboy.index.embed import Embedder
 
     return Embedder(OUT / "models", backend=backend, batch_size=32)

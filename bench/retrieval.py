@@ -33,20 +33,21 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import corpus  # noqa: E402  (bench/corpus.py, next to this file)
+import corpus
 
-from paperboy.index import hybrid, sync  # noqa: E402
-from paperboy.index.embed import paper_text  # noqa: E402
-from paperboy.index.embedding_job import embed_pending  # noqa: E402
-from paperboy.index.lexical import LexicalIndex  # noqa: E402
-from paperboy.index.query import QueryError, parse_query  # noqa: E402
-from paperboy.index.vectors import VectorIndex  # noqa: E402
-from paperboy.sources import jsonl  # noqa: E402
-from paperboy.sources.base import ingest  # noqa: E402
-from paperboy.store import Store  # noqa: E402
+from paperboy.index import hybrid, sync
+from paperboy.index.embed import paper_text
+from paperboy.index.embedding_job import embed_pending
+from paperboy.index.lexical import TITLE_BOOST, LexicalIndex
+from paperboy.index.query import QueryError, parse_query
+from paperboy.index.vectors import VectorIndex
+from paperboy.sources import jsonl
+from paperboy.sources.base import ingest
+from paperboy.store import Store
 
 DEPTH = 200  # candidates per half, as the shipped Fusion
 WEIGHTS = [round(0.05 * i, 2) for i in range(0, 21)]
+TITLE_BOOSTS = (0.3, 0.5, 1.0, 2.5)
 
 
 # -- metrics -------------------------------------------------------------------------------------------------------
@@ -76,7 +77,7 @@ def evaluate(runs: dict[str, list[str]], qrels: dict[str, dict[str, int]]) -> tu
 class CachedEmbedder:
     """paperboy's Embedder with a memory of texts already embedded (same backend), so re-runs are quick."""
 
-    def __init__(self, inner, cache: dict[str, np.ndarray]) -> None:  # noqa: ANN001
+    def __init__(self, inner, cache: dict[str, np.ndarray]) -> None:
         self.inner = inner
         self.model_id = inner.model_id
         self.cache = cache
@@ -168,20 +169,30 @@ def top(scores: dict[str, float], n: int = 100) -> dict[str, float]:
 # -- cross-validation ----------------------------------------------------------------------------------------------
 
 
-def fused_ranking(cands: dict[str, tuple[dict[str, float], dict[str, float]]], qid: str, fusion: hybrid.Fusion):
-    lexical, dense = cands[qid]
+Candidates = dict[float, dict[str, tuple[dict[str, float], dict[str, float]]]]  # title boost -> query -> halves
+
+
+def fused_ranking(cands: Candidates, qid: str, fusion: hybrid.Fusion) -> list[str]:
+    lexical, dense = cands[fusion.title_boost][qid]
     return [s.paper_id for s in hybrid.fuse(lexical, dense, fusion)]
 
 
 def cross_validate(
-    cands: dict[str, tuple[dict[str, float], dict[str, float]]], qrels: dict[str, dict[str, int]], folds: int
+    cands: Candidates, qrels: dict[str, dict[str, int]], folds: int
 ) -> tuple[float, float, list[hybrid.Fusion], hybrid.Fusion]:
-    grid = [hybrid.Fusion(lexical_weight=w, normalisation=n) for n in hybrid.NORMALISATIONS for w in WEIGHTS]
+    grid = [
+        hybrid.Fusion(lexical_weight=w, normalisation=n, title_boost=t)
+        for t in TITLE_BOOSTS
+        for n in hybrid.NORMALISATIONS
+        for w in WEIGHTS
+    ]
     qids = sorted(qrels)
-    per_query = {
-        f: {q: ndcg_at_10(fused_ranking(cands, q, f), qrels[q]) for q in qids} for f in grid
-    }  # nDCG of every setting on every query, computed once
-    recall = {f: {q: recall_at_100(fused_ranking(cands, q, f), qrels[q]) for q in qids} for f in grid}
+    per_query: dict[hybrid.Fusion, dict[str, float]] = {}  # nDCG@10 of every setting on every query
+    recall: dict[hybrid.Fusion, dict[str, float]] = {}
+    for f in grid:
+        ranked = {q: fused_ranking(cands, q, f) for q in qids}
+        per_query[f] = {q: ndcg_at_10(ranked[q], qrels[q]) for q in qids}
+        recall[f] = {q: recall_at_100(ranked[q], qrels[q]) for q in qids}
     shuffled = qids[:]
     random.Random(13).shuffle(shuffled)
     held_out_ndcg: list[float] = []
@@ -196,6 +207,10 @@ def cross_validate(
         held_out_recall += [recall[best][q] for q in test]
     overall = max(grid, key=lambda f: np.mean(list(per_query[f].values())))
     return float(np.mean(held_out_ndcg)), float(np.mean(held_out_recall)), chosen, overall
+
+
+def describe(f: hybrid.Fusion) -> str:
+    return f"{f.lexical_weight}/{f.normalisation}/{f.title_boost}"
 
 
 # -- main ----------------------------------------------------------------------------------------------------------
@@ -213,8 +228,8 @@ def main() -> None:
         qvecs = query_vectors(data, embedder, args.backend)
         shipped = hybrid.Fusion()
         searcher = hybrid.HybridSearcher(lexical, ann, lambda text: embedder.embed_query(text), shipped)
-        runs: dict[str, dict[str, list[str]]] = {"bm25": {}, "dense": {}, "hybrid": {}}
-        cands: dict[str, tuple[dict[str, float], dict[str, float]]] = {}
+        runs: dict[str, dict[str, list[str]]] = {"bm25": {}, "bm25-hybrid-boost": {}, "dense": {}, "hybrid": {}}
+        cands: Candidates = {t: {} for t in TITLE_BOOSTS}
         timings: list[float] = []
         for qid, text in data.queries.items():
             try:
@@ -226,12 +241,15 @@ def main() -> None:
             started = time.perf_counter()
             runs["hybrid"][qid] = [s.paper_id for s in searcher.search(query, 100)]
             timings.append(time.perf_counter() - started)
-            lex = {h.paper_id: h.score for h in lexical.search(query, DEPTH, highlight=False)}
-            dense = dict(ann.search(vector, DEPTH))
-            missing = [pid for pid in lex if pid not in dense]
-            dense.update(ann.search(vector, len(missing), allowed_ids=missing) if missing else [])
-            cands[qid] = (lex, dense)
-            runs["bm25"][qid] = list(lex)[:100]
+            top_dense = dict(ann.search(vector, DEPTH))
+            for boost in TITLE_BOOSTS:
+                lex = {h.paper_id: h.score for h in lexical.search(query, DEPTH, highlight=False, title_boost=boost)}
+                dense = dict(top_dense)
+                missing = [pid for pid in lex if pid not in dense]
+                dense.update(ann.search(vector, len(missing), allowed_ids=missing) if missing else [])
+                cands[boost][qid] = (lex, dense)
+            runs["bm25"][qid] = [h.paper_id for h in lexical.search(query, 100, highlight=False)]
+            runs["bm25-hybrid-boost"][qid] = list(cands[shipped.title_boost][qid][0])[:100]
             runs["dense"][qid] = [pid for pid, _ in ann.search(vector, 100)]
         base = bm25s_runs(data, DEPTH)
         dense100 = {q: dict(ann.search(qvecs[q], 100)) for q in data.queries}
@@ -246,7 +264,8 @@ def main() -> None:
         ("all-MiniLM-L6-v2 alone (paperboy dense)", "dense"),
         ("RRF k=60 of bm25s + dense (baseline)", "rrf"),
         ("min-max 0.4 bm25s + 0.6 dense (baseline)", "minmax"),
-        ("paperboy BM25 (tantivy, title boost, sub-words)", "bm25"),
+        (f"paperboy BM25 alone (tantivy, title boost {TITLE_BOOST}, sub-words)", "bm25"),
+        (f"paperboy BM25, hybrid's lexical half (title boost {shipped.title_boost})", "bm25-hybrid-boost"),
         (f"paperboy hybrid, shipped (w={shipped.lexical_weight}, {shipped.normalisation})", "hybrid"),
     ]
     print()
@@ -258,8 +277,8 @@ def main() -> None:
         print(f"{label:<56} {ndcg:>8.3f} {recall:>7.3f}")
     print(f"{f'paperboy hybrid, {args.folds}-fold CV held-out (tuned per fold)':<56} {cv_ndcg:>8.3f} {cv_recall:>7.3f}")
     print()
-    print("weights chosen per fold: " + ", ".join(f"{f.lexical_weight}/{f.normalisation}" for f in chosen))
-    print(f"best on all training queries (in-sample): {overall.lexical_weight}/{overall.normalisation}")
+    print("chosen per fold (weight/normalisation/title boost): " + ", ".join(map(describe, chosen)))
+    print(f"best on all training queries (in-sample): {describe(overall)}")
     timings.sort()
     print(f"hybrid query time here (query vector cached): p50 {1000 * timings[len(timings) // 2]:.1f} ms")
 

@@ -2,6 +2,9 @@
 
 How (measured on SciFact training judgments by ``bench/retrieval.py``, with 5-fold cross-validation):
 
+- The lexical half weighs title matches less than BM25 alone does (``Fusion.title_boost``): the dense half
+  already reads the title, and a lower title boost is what cross-validation picks; plain lexical search (no
+  vectors yet) keeps the index's own title boost.
 - Both halves contribute candidates (the top :attr:`Fusion.candidates` of each). Every candidate gets *both* scores
   where it can: the dense score of a lexical candidate outside the ANN top-k is its exact cosine, computed from the
   stored vectors (:meth:`VectorIndex.search` with ``allowed_ids`` is exact over a few ids); a dense candidate outside
@@ -44,6 +47,7 @@ class Fusion:
 
     lexical_weight: float = 0.3
     normalisation: str = "minmax"
+    title_boost: float = 0.3  # BM25 weight of a title match in the lexical half (the dense half reads titles too)
     candidates: int = 200
     recency_weight: float = 0.0
     recency_half_life_days: float = 180.0
@@ -166,9 +170,11 @@ class HybridSearcher:
         depth = max(self.fusion.candidates, limit)
         if not query.has_text:  # filters or exclusions only: the newest matching papers
             return [Scored(h.paper_id, h.score, None, None) for h in self.lexical.search(query, limit, highlight=False)]
-        lexical = {h.paper_id: h.score for h in self.lexical.search(query, depth, highlight=False)}
         if not dense or not self.dense_ready:
-            return [Scored(pid, score, score, None) for pid, score in list(lexical.items())[:limit]]
+            hits = self.lexical.search(query, limit, highlight=False)
+            return [Scored(h.paper_id, h.score, h.score, None) for h in hits]
+        found = self.lexical.search(query, depth, highlight=False, title_boost=self.fusion.title_boost)
+        lexical = {h.paper_id: h.score for h in found}
         assert self.vectors is not None and self.embed_query is not None
         vector = self.embed_query(query.plain_text)
         dense_scores = self._dense(query, vector, depth)
@@ -180,7 +186,20 @@ class HybridSearcher:
         if self.fusion.recency_weight > 0 and self.published is not None:
             head = fused[: max(depth, limit)]
             fused = recency_boost(head, self.published([s.paper_id for s in head]), self.fusion, self.clock())
-        return fused[:limit]
+        return self._searchable(fused, limit)
+
+    def _searchable(self, ranked: Sequence[Scored], limit: int) -> list[Scored]:
+        """The first ``limit`` results the lexical index holds: a vector can outlive its paper's visibility (a
+        hidden paper keeps its vector), so dense-only results are checked before they are shown."""
+        kept: list[Scored] = []
+        start = 0
+        while len(kept) < limit and start < len(ranked):
+            chunk = ranked[start : start + 2 * limit]
+            start += len(chunk)
+            unchecked = [s.paper_id for s in chunk if s.lexical is None]
+            present = self.lexical.filter_ids(unchecked, ParsedQuery()) if unchecked else set()
+            kept += [s for s in chunk if s.lexical is not None or s.paper_id in present]
+        return kept[:limit]
 
     def dense_only(self, query: ParsedQuery, limit: int = 10, filters: Filters | None = None) -> list[Scored]:
         """The dense half alone, under the same syntax (for benchmarks and comparisons)."""
@@ -188,26 +207,31 @@ class HybridSearcher:
         if not query.has_text or not self.dense_ready:
             return []
         assert self.embed_query is not None
-        found = self._dense(query, self.embed_query(query.plain_text), max(0, int(limit)))
-        return [Scored(pid, score, None, score) for pid, score in found.items()]
+        found = self._dense(query, self.embed_query(query.plain_text), max(0, int(limit)) * 2)
+        return self._searchable([Scored(pid, score, None, score) for pid, score in found.items()], limit)
 
     def _dense(self, query: ParsedQuery, vector: np.ndarray, k: int) -> dict[str, float]:
-        """Top-k dense candidates allowed by the query's filters, exclusions and phrases, best first."""
+        """Top-k dense candidates allowed by the query's filters, exclusions and phrases, best first.
+
+        First a widened graph search checked against the lexical index (cheap when the restriction is broad);
+        if that leaves fewer than k and a filter is set, the filter is selective: list every paper it allows (at
+        most :data:`FILTERED_EXACT_LIMIT`) and search exactly among them."""
         assert self.vectors is not None
         restricted = bool(query.filters or query.excluded_terms or query.excluded_phrases or query.phrases)
         if not restricted:
             return dict(self.vectors.search(vector, k))
-        if query.filters:
-            listing = ParsedQuery(filters=query.filters)  # every paper the filters allow (up to the limit)
-            allowed = [h.paper_id for h in self.lexical.search(listing, FILTERED_EXACT_LIMIT + 1, highlight=False)]
-            if len(allowed) <= FILTERED_EXACT_LIMIT:
-                allowed_set = self.lexical.filter_ids(allowed, query, phrases=True)
-                return dict(self.vectors.search(vector, k, allowed_ids=allowed_set)) if allowed_set else {}
         want = k * 4
         while True:
             found = self.vectors.search(vector, want)
             allowed_set = self.lexical.filter_ids([pid for pid, _ in found], query, phrases=True)
             kept = [(pid, score) for pid, score in found if pid in allowed_set]
-            if len(kept) >= k or len(found) < want or want >= 4 * k * 16:
-                return dict(kept[:k])
+            if len(kept) >= k or len(found) < want or want >= k * 16:
+                break
             want *= 4
+        if len(kept) < k and len(found) >= want and query.filters:
+            listing = ParsedQuery(filters=query.filters)  # every paper the filters allow (up to the limit)
+            allowed = [h.paper_id for h in self.lexical.search(listing, FILTERED_EXACT_LIMIT + 1, highlight=False)]
+            if len(allowed) <= FILTERED_EXACT_LIMIT:
+                allowed_set = self.lexical.filter_ids(allowed, query, phrases=True)
+                return dict(self.vectors.search(vector, k, allowed_ids=allowed_set)) if allowed_set else {}
+        return dict(kept[:k])

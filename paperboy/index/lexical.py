@@ -172,7 +172,12 @@ class LexicalIndex:
     # -- searching ---------------------------------------------------------------------------------------------
 
     def search(
-        self, query: ParsedQuery, limit: int = 50, filters: Filters | None = None, highlight: bool = True
+        self,
+        query: ParsedQuery,
+        limit: int = 50,
+        filters: Filters | None = None,
+        highlight: bool = True,
+        title_boost: float = TITLE_BOOST,
     ) -> list[Hit]:
         """The best ``limit`` papers for ``query`` and ``filters`` (added to the query's own), best first.
 
@@ -181,6 +186,8 @@ class LexicalIndex:
         contain them. A query with filters or exclusions but no words lists the matching papers newest first,
         with score 0.0.
         ``highlight=False`` leaves the highlighted fields empty, for callers that only need candidates.
+        ``title_boost`` weighs a title match against an abstract match: hybrid search passes its own, tuned with
+        the dense half (which already reads the title), see :mod:`paperboy.index.hybrid`.
         """
         limit = max(0, min(int(limit), MAX_LIMIT))
         merged = query.filters.merged(filters)
@@ -189,7 +196,7 @@ class LexicalIndex:
         ):
             return []
         searcher = self.index.searcher()
-        built = self._query(query, merged)
+        built = self._query(query, merged, title_boost)
         if built is None:
             return []
         if query.has_text:
@@ -232,12 +239,12 @@ class LexicalIndex:
         found = searcher.search(built, len(ids), count=False).hits
         return {str(searcher.doc(address).get_first("id")) for _, address in found}
 
-    def _query(self, query: ParsedQuery, filters: Filters) -> tantivy.Query | None:
+    def _query(self, query: ParsedQuery, filters: Filters, title_boost: float = TITLE_BOOST) -> tantivy.Query | None:
         clauses: list[tuple[tantivy.Occur, tantivy.Query]] = []
-        scoring = [self._term_query(term) for term in _meaningful_terms(query.terms)]
+        scoring = [self._term_query(term, title_boost) for term in _meaningful_terms(query.terms)]
         should = [q for q in scoring if q is not None]
         for phrase in query.phrases:
-            phrase_query = self._text_query(phrase)
+            phrase_query = self._text_query(phrase, title_boost)
             if phrase_query is not None:
                 clauses.append((tantivy.Occur.Must, phrase_query))
         if should:
@@ -272,7 +279,7 @@ class LexicalIndex:
             clauses.append((tantivy.Occur.Must, _zero(dates)))
         return clauses
 
-    def _term_query(self, term: str) -> tantivy.Query | None:
+    def _term_query(self, term: str, title_boost: float = TITLE_BOOST) -> tantivy.Query | None:
         """One free word: its literal terms in title/abstract/authors, plus its sub-words in title words.
 
         Sub-word hits score constants, not BM25: a title has many sub-words, and length normalisation would rank
@@ -280,7 +287,7 @@ class LexicalIndex:
         (the better of part and affix): a real part of a title word scores more than a prefix or suffix. The
         parts also count, weakly, in the abstract, to order titles that tie on sub-words by what they are about.
         """
-        parts = [q for q in (self._text_query(term),) if q is not None]
+        parts = [q for q in (self._text_query(term, title_boost),) if q is not None]
         subwords = analysis.query_subwords(term)
         for i, sub in enumerate(subwords):
             factor = WHOLE_FACTOR if i == 0 and len(subwords) > 1 else 1.0
@@ -298,12 +305,12 @@ class LexicalIndex:
             return None
         return tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in parts])
 
-    def _text_query(self, text: str) -> tantivy.Query | None:
+    def _text_query(self, text: str, title_boost: float = TITLE_BOOST) -> tantivy.Query | None:
         """Text as written in title, abstract or authors: one term, or a phrase when it analyses to several."""
         fields: list[tantivy.Query] = []
         stems = analysis.analyze(text)
         if stems:
-            fields.append(tantivy.Query.boost_query(self._words("title", stems), TITLE_BOOST))
+            fields.append(tantivy.Query.boost_query(self._words("title", stems), title_boost))
             fields.append(tantivy.Query.boost_query(self._words("abstract", stems), ABSTRACT_BOOST))
         names = self._names_query(text)
         if names is not None:

@@ -17,7 +17,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cached_property
 
@@ -38,6 +38,7 @@ from paperboy.store.papers import load_papers
 from paperboy.store.vectors import latest_embedded_at
 
 log = logging.getLogger(__name__)
+VECTOR_CHECK_SECONDS = 10.0  # a web node looks for vectors written elsewhere at most this often
 STATUS_SECONDS = 30.0  # "semantic index: N of M" counts every paper: recount at most this often
 SIMILAR_TITLE_WORDS = 24
 
@@ -80,7 +81,6 @@ class SearchPage:
     semantic: bool  # whether the dense half took part
     status: IndexStatus | None = None
     has_more: bool = False
-    extra: dict[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +106,7 @@ class SearchService:
         self._status: tuple[float, IndexStatus] | None = None
         self._checked_seq = -1
         self._background: threading.Event | None = None
+        self._vectors_checked = 0.0
 
     # -- components ------------------------------------------------------------------------------------------
 
@@ -138,6 +139,7 @@ class SearchService:
     def fusion(self) -> Fusion:
         return Fusion(
             lexical_weight=self.settings.search_lexical_weight,
+            title_boost=self.settings.search_title_boost,
             candidates=self.settings.search_candidates,
             recency_weight=self.settings.search_recency_weight,
             recency_half_life_days=self.settings.search_recency_half_life_days,
@@ -193,6 +195,22 @@ class SearchService:
             if newest is None and not len(self.vectors):
                 return 0
             return self.vectors.sync(self.store)
+
+    def _refresh_vectors_soon(self) -> None:
+        """From a request: load vectors that another process embedded, in a thread, at most every few seconds
+        (a node without its own background embedder still picks up what workers wrote)."""
+        now = time.monotonic()
+        if now - self._vectors_checked < VECTOR_CHECK_SECONDS or self._vector_lock.locked():
+            return
+        self._vectors_checked = now
+
+        def load() -> None:
+            try:
+                self.refresh_vectors()
+            except Exception:
+                log.exception("loading new vectors failed; trying again on a later search")
+
+        threading.Thread(target=load, name="paperboy-vector-sync", daemon=True).start()
 
     def status(self, fresh: bool = False) -> IndexStatus:
         """Papers with a current vector, of all papers (cached for :data:`STATUS_SECONDS`)."""
@@ -293,6 +311,8 @@ class SearchService:
         """
         query = parse_query(text) if isinstance(text, str) else text
         self.refresh()
+        if semantic is None:
+            self._refresh_vectors_soon()
         dense = semantic is not False and len(self.vectors) > 0
         if dense and semantic is None and not self._model_ready.is_set():
             self.warm_up()

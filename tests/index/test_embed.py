@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from paperboy.index.embed import DIM, MODEL_NAME, Embedder, paper_text
-
 
 
 def cached_embedder(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Embedder:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import gzip
 import json
 import math
-import os
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,7 +25,6 @@ from paperboy.index.service import SearchService
 from paperboy.sources import jsonl
 from paperboy.sources.base import ingest
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
 SUBSET_DOCS = 300
 SUBSET_QUERIES = 90
 
@@ -275,3 +273,14 @@ def test_a_crash_while_embedding_resumes_where_it_stopped(
     assert service.status(fresh=True).embedded == 8
     report = service.update_index()
     assert report.embedded == 4 and report.status.complete and len(service.vectors) == 12
+
+
+def test_hidden_papers_leave_both_halves(built: SearchService, paperboy: Paperboy) -> None:
+    from paperboy.store.community import set_paper_hidden
+
+    query = "vitamin D deficiency and bone health"
+    top = built.search(query, limit=1).results[0].paper.id
+    assert top in built.vectors
+    set_paper_hidden(paperboy.store, top, True)
+    assert top not in [r.paper.id for r in built.search(query, limit=50).results]  # its vector remains, unused
+    assert top not in [s.paper_id for s in built.searcher.dense_only(parse_query(query), 50)]
