@@ -366,6 +366,8 @@ def serve(
     from paperboy import jobs
 
     jobs.start_in_background(pb)  # the single-process mode: digests are planned and sent by this process
+    if pb.settings.embed_in_background:
+        pb.search.ensure_background()  # new papers get embeddings while the site serves; requests never wait
     uvicorn.run(create_app(pb), host=bind_host, port=bind_port, log_level="warning")
 
 

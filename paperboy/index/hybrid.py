@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
-import onnxruntime  # noqa: F401  (load before usearch: usearch 2.26 first, then onnxruntime 1.31, segfaults)
 
 from paperboy.index.lexical import LexicalIndex
 from paperboy.index.query import Filters, ParsedQuery, with_filters

@@ -270,6 +270,13 @@ class SearchService:
     def _background_embedder(self) -> Embedder:
         return self._embedder(threads=self.settings.embedding_threads or 1)
 
+    def stop_background(self) -> None:
+        """Stop the background embedder (the web app's shutdown), so no thread outlives its database."""
+        with self._vector_lock:
+            if self._background is not None:
+                self._background.set()
+                self._background = None
+
     def ensure_background(self) -> None:
         """Start the background embedder once per process (the web app calls this on first use)."""
         with self._vector_lock:

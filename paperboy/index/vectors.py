@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+import onnxruntime  # noqa: F401  (must load before usearch: the other order segfaults, seen with usearch 2.26)
 from usearch.index import Index
 
 from paperboy.store import Store

@@ -7,7 +7,8 @@ synchronous functions (FastAPI runs them in its thread pool) because the store i
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -121,7 +122,13 @@ def create_app(pb: Paperboy, clock: Callable[[], datetime] | None = None) -> Fas
             "use a name like UTC or Europe/Berlin"
         ) from None
     # FastAPI's /docs and /redoc load scripts from a CDN; the site serves everything itself.
-    app = FastAPI(title="paperboy", docs_url=None, redoc_url=None)
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if "search" in pb.__dict__:  # only if this process built the search service
+            pb.search.stop_background()
+
+    app = FastAPI(title="paperboy", docs_url=None, redoc_url=None, lifespan=lifespan)
     app.state.site = Site(pb=pb, templates=pages.make_templates(), tz=tz, clock=clock or utc_now)
     for route in ROUTES:
         app.add_api_route(
