@@ -100,9 +100,8 @@ def test_small_batches_reach_the_end(store: Store, index: LexicalIndex, shared_d
     assert report.changes == len(papers) and len(index) == len(papers)
 
 
+@pytest.mark.postgres_only  # SQLite serialises writers, so its seqs always commit in order; PostgreSQL's may not
 def test_a_change_that_commits_late_is_not_lost(store: Store, index: LexicalIndex, shared_data: Path) -> None:
-    if store.dialect != "postgresql":
-        pytest.skip("SQLite serialises writers, so its seqs always commit in order; PostgreSQL's may not")
     papers = ingest_day(store, shared_data, "2024-06-03")
     sync(store, index)
     late = replace(store.get_paper(papers[0].id), title="Qwertyuiop committed late")  # type: ignore[type-var]
