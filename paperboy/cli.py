@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     Progress,
@@ -32,7 +33,7 @@ EXIT_PARTIAL = 3
 app = typer.Typer(help="paperboy: a self-hostable Daily Papers service.", no_args_is_help=True)
 ingest_app = typer.Typer(help="Load papers from a source into the store.", no_args_is_help=True)
 app.add_typer(ingest_app, name="ingest")
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # report lines (file paths) must not wrap
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts.")]
 DatabaseOption = Annotated[
@@ -146,7 +147,7 @@ def _print_report(report: RunReport, as_json: bool) -> None:
     table.add_row("skipped", str(len(report.skipped)))
     Console().print(table)
     for skip in report.skipped[:20]:
-        err.print(f"[yellow]skipped[/yellow] {skip.where}: {skip.reason}")
+        err.print(f"[yellow]skipped[/yellow] {escape(skip.where)}: {escape(skip.reason)}")
     if len(report.skipped) > 20:
         err.print(f"... and {len(report.skipped) - 20} more (use --json for the full list)")
     if report.error:
@@ -415,7 +416,7 @@ def subscribers_import(
     else:
         err.print(f"added {report.added}, updated {report.updated}, skipped {len(report.skipped)}, mailed {mailed}")
         for skip in report.skipped[:20]:
-            err.print(f"[yellow]skipped[/yellow] {skip.where}: {skip.reason}")
+            err.print(f"[yellow]skipped[/yellow] {escape(skip.where)}: {escape(skip.reason)}")
     if report.skipped:
         raise typer.Exit(EXIT_PARTIAL)
 
@@ -648,7 +649,7 @@ def _search_batch(pb: Paperboy, path: Path, limit: int, fmt: str, semantic: bool
             page = pb.search.search(text, limit=limit, semantic=semantic)
         except (ValueError, KeyError, TypeError, QueryError) as exc:
             skipped += 1
-            err.print(f"[yellow]skipped[/yellow] {path}:{number}: {exc}")
+            err.print(f"[yellow]skipped[/yellow] {escape(str(path))}:{number}: {escape(str(exc))}")
             continue
         if fmt == "trec":
             for rank, result in enumerate(page.results, 1):

@@ -49,3 +49,13 @@ def test_a_bad_setting_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
     done = subprocess.run([*PAPERBOY, "stats"], capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 2
     assert "PAPERBOY_PORT" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_human_report_shows_where_verbatim_without_wrapping(database_url: str, tmp_path: Path) -> None:
+    deep = tmp_path / ("a-long-folder-name-" * 6)
+    deep.mkdir()
+    bad = deep / "2026-01-01.json"
+    bad.write_text('[{"paper": {"id": "2601.00001", "title": "Good"}}, {"paper": {"id": "2601.00002"}}]')
+    done = run(["ingest", "hf-daily", str(bad)], database_url, tmp_path)
+    assert done.returncode == 3
+    assert f"skipped {bad}[1]: missing title" in done.stderr  # "[1]" is not eaten as markup, the path not wrapped

@@ -163,9 +163,11 @@ class SearchService:
         """Apply the store's changes to the lexical index if its change log moved (one cheap query otherwise).
         With ``wait=False`` a search does not queue behind a sync another thread is running. True if synced."""
         seq = latest_seq(self.store)
-        if seq == self._checked_seq and lexical_sync.load_state(self.lexical) is not None:
+        never_built = lexical_sync.load_state(self.lexical) is None
+        if seq == self._checked_seq and not never_built:
             return False
-        if not self._sync_lock.acquire(blocking=wait):
+        # An index never built has nothing to search: then wait for the sync (ours or another thread's).
+        if not self._sync_lock.acquire(blocking=wait or never_built):
             return False
         try:
             state = lexical_sync.load_state(self.lexical)
