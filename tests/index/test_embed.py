@@ -82,12 +82,19 @@ def test_order_and_batching_do_not_change_a_vector(tmp_path_factory: pytest.Temp
         np.testing.assert_allclose(embedder.embed_query(texts[i]), together[i], atol=1e-5)
 
 
-def test_int8_vectors_depend_on_batch_mates_only_slightly(int8_embedder: Embedder, texts: list[str]) -> None:
-    """Dynamic quantisation scales activations per batch, so a vector moves a little with its batch mates; no
-    more than the quantisation error itself (what bench/embed.py prices in nDCG)."""
+def test_int8_vectors_depend_on_batch_mates_only_slightly(
+    int8_embedder: Embedder, texts: list[str], reference: np.ndarray
+) -> None:
+    """Dynamic quantisation scales activations per batch, so a vector moves a little with its batch mates, but
+    alone or in a batch it stays within int8's own error of the fp32 vector. (Two int8 vectors of one text can lie
+    on opposite sides of the reference, so they are compared with it, not with each other: on a one-letter text
+    they differ by ~0.02 on some CPUs while each is still > 0.98 from the reference.)"""
     together = int8_embedder.embed(texts)
-    alone = np.stack([int8_embedder.embed_query(text) for text in texts[:: len(texts) // 4]])
-    assert (alone * together[:: len(texts) // 4]).sum(axis=1).min() > 0.98
+    alone = np.stack([int8_embedder.embed_query(text) for text in texts])
+    assert (together * reference).sum(axis=1).min() > 0.98
+    assert (alone * reference).sum(axis=1).min() > 0.98
+    abstracts = slice(0, 10)  # real abstracts: batch mates barely matter
+    assert (alone[abstracts] * together[abstracts]).sum(axis=1).min() > 0.99
 
 
 def test_claims_are_closer_to_the_abstracts_that_answer_them(int8_embedder: Embedder, shared_data: Path) -> None:
