@@ -4,17 +4,12 @@ A source is a generator of :class:`Record` (a good paper, perhaps with its daily
 input record with where it was and why). The source decides what "one batch" of input is (a file, a response) and
 skips a paper id seen twice in it. :func:`ingest` writes records in transactions of ``batch_size``, so a crash
 never leaves a half-written paper, and returns the run's report.
-
-The source is read ahead in a thread (:func:`read_ahead`) while the store writes: SQLite and PostgreSQL drivers
-release the GIL while they work, so parsing the next batch overlaps writing this one (bench/ingest.py measures it).
 """
 
 from __future__ import annotations
 
-import queue
 import re
-import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -136,74 +131,6 @@ class DuplicateGuard:
         return None
 
 
-READ_AHEAD_CHUNK = 256  # items handed over at a time (one queue operation per chunk, not per record)
-READ_AHEAD_CHUNKS = 16  # how far the reader may run ahead of the writer
-
-
-def read_ahead(items: Iterable[Item]) -> Iterator[Item]:
-    """``items`` in order, produced by a thread that keeps up to a few thousand items ready.
-
-    A :data:`FLUSH` is a barrier: the reader waits until the consumer has asked for the next item after it (that
-    is, has committed everything before it) before the source goes on, so a source that saves a checkpoint after
-    ``FLUSH`` still never gets ahead of what is committed. An exception in the source is raised here, in order;
-    when the consumer stops early, the reader stops and the source is closed."""
-    handoff: queue.Queue[tuple[list[Item], BaseException | None, bool]] = queue.Queue(READ_AHEAD_CHUNKS)
-    resumed = threading.Event()  # set when the consumer has gone past a FLUSH
-    stop = threading.Event()
-
-    def put(entry: tuple[list[Item], BaseException | None, bool]) -> bool:
-        while not stop.is_set():
-            try:
-                handoff.put(entry, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        source = iter(items)
-        chunk: list[Item] = []
-        try:
-            for item in source:
-                chunk.append(item)
-                if isinstance(item, Flush):
-                    resumed.clear()
-                    if not put((chunk, None, False)):
-                        return
-                    chunk = []
-                    while not resumed.wait(0.1):
-                        if stop.is_set():
-                            return
-                elif len(chunk) >= READ_AHEAD_CHUNK:
-                    if not put((chunk, None, False)):
-                        return
-                    chunk = []
-            put((chunk, None, True))
-        except BaseException as exc:  # handed to the consumer, which raises it where the source would have
-            put((chunk, exc, True))
-        finally:
-            close = getattr(source, "close", None)
-            if close is not None:
-                close()
-
-    reader = threading.Thread(target=produce, name="paperboy-read-ahead", daemon=True)
-    reader.start()
-    try:
-        while True:
-            chunk, error, last = handoff.get()
-            for item in chunk:
-                yield item
-                if isinstance(item, Flush):
-                    resumed.set()
-            if error is not None:
-                raise error
-            if last:
-                return
-    finally:
-        stop.set()
-        reader.join()
-
-
 def ingest(
     store: Store,
     items: Iterable[Item],
@@ -227,7 +154,7 @@ def ingest(
             on_progress(report)
 
     try:
-        for item in read_ahead(items):
+        for item in items:
             if isinstance(item, Flush):
                 if batch:
                     flush()
