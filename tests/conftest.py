@@ -108,6 +108,9 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         database_url=database_url,
         request_pause_seconds=0,
         request_backoff_seconds=0,
+        # A web test's search request would start the background embedder: a model export in a thread that
+        # outlives the test and its data dir. Embedding is tested directly (tests/index/test_hybrid.py).
+        embed_in_background=False,
     )
 
 

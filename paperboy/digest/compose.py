@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import binascii
 import hashlib
+import time
 from dataclasses import dataclass
 from datetime import date
 from email.header import Header
@@ -121,10 +122,14 @@ class Dkim:
 
 
 class Composer:
-    """Builds every mail of the digest feature for one site (its URLs, sender, secret and DKIM key)."""
+    """Builds every mail of the digest feature for one site (its URLs, sender, secret and DKIM key).
 
-    def __init__(self, pb: Paperboy) -> None:
+    The links' tokens carry one issue time per composer (a run, or one request), so every mail of a run and every
+    rendering of one mail holds the same links, whatever second the clock ticks over in between."""
+
+    def __init__(self, pb: Paperboy, issued: int | None = None) -> None:
         self.pb = pb
+        self.issued = int(time.time()) if issued is None else issued
         self.site_url = pb.settings.public_url.rstrip("/")
         self.mail_from = pb.settings.mail_from
         self.sender = parseaddr(self.mail_from)[1]
@@ -147,15 +152,15 @@ class Composer:
     # -- urls ------------------------------------------------------------------------------------------------
 
     def unsubscribe_url(self, subscriber_id: int, email: str) -> str:
-        token = tokens.make_token(self.key, tokens.UNSUBSCRIBE, subscriber_id, email)
+        token = tokens.make_token(self.key, tokens.UNSUBSCRIBE, subscriber_id, email, self.issued)
         return f"{self.site_url}/digest/unsubscribe?t={token}"
 
     def preferences_url(self, subscriber_id: int, email: str) -> str:
-        token = tokens.make_token(self.key, tokens.MANAGE, subscriber_id, email)
+        token = tokens.make_token(self.key, tokens.MANAGE, subscriber_id, email, self.issued)
         return f"{self.site_url}/digest/preferences?t={token}"
 
     def confirm_url(self, subscriber_id: int, email: str) -> str:
-        token = tokens.make_token(self.key, tokens.CONFIRM, subscriber_id, email)
+        token = tokens.make_token(self.key, tokens.CONFIRM, subscriber_id, email, self.issued)
         return f"{self.site_url}/digest/confirm?t={token}"
 
     # -- digests ---------------------------------------------------------------------------------------------

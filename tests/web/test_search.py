@@ -24,7 +24,6 @@ TODAY = date(2026, 8, 21)
 
 @pytest.fixture
 def client(paperboy: Paperboy, shared_data: Path, client_at: ClientAt) -> TestClient:
-    paperboy.settings = paperboy.settings.replace(embed_in_background=False)
     load_days(paperboy.store, shared_data, *DAYS)
     return client_at(TODAY)
 

@@ -47,6 +47,7 @@ def test_paperboy_serve_answers_pages_and_api(
         "PAPERBOY_DATABASE_URL": database_url,
         "PAPERBOY_DATA_DIR": str(tmp_path / "data"),
         "PAPERBOY_CONFIG": "",
+        "PAPERBOY_EMBED_IN_BACKGROUND": "false",  # no model export in a server the test stops seconds later
     }
     server = subprocess.Popen(
         [sys.executable, "-m", "paperboy.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
