@@ -28,6 +28,7 @@ from rich.table import Table
 from paperboy.app import Paperboy
 from paperboy.settings import Settings, settings_markdown
 from paperboy.sources.base import Item, RunReport, ingest
+from paperboy.sources.child import read_source
 
 EXIT_PARTIAL = 3
 app = typer.Typer(help="paperboy: a self-hostable Daily Papers service.", no_args_is_help=True)
@@ -174,7 +175,8 @@ def ingest_hf_daily(
 
     pb = _paperboy(database_url)
     if path is not None:
-        run_ingest(pb, hf_daily.read_path(path), hf_daily.NAME, str(path), as_json)
+        items = read_source(hf_daily.read_path, path, child_min_bytes=pb.settings.ingest_child_min_bytes)
+        run_ingest(pb, items, hf_daily.NAME, str(path), as_json)
     elif since is not None:
         start = _parse_date(since)
         end = _parse_date(until) if until else start
@@ -273,7 +275,8 @@ def ingest_kaggle(
 
     pb = _paperboy(database_url)
     bytes_read = BytesRead()
-    run_ingest(pb, kaggle.read_path(path, bytes_read), kaggle.NAME, str(path), as_json, bytes_read)
+    items = read_source(kaggle.read_path, path, bytes_read, pb.settings.ingest_child_min_bytes)
+    run_ingest(pb, items, kaggle.NAME, str(path), as_json, bytes_read)
 
 
 @ingest_app.command("jsonl")
@@ -287,7 +290,8 @@ def ingest_jsonl(
 
     pb = _paperboy(database_url)
     bytes_read = BytesRead()
-    run_ingest(pb, jsonl.read_path(path, bytes_read), jsonl.NAME, str(path), as_json, bytes_read)
+    items = read_source(jsonl.read_path, path, bytes_read, pb.settings.ingest_child_min_bytes)
+    run_ingest(pb, items, jsonl.NAME, str(path), as_json, bytes_read)
 
 
 SAMPLE = Path(__file__).parent / "sample" / "hf-daily-sample.jsonl.gz"

@@ -62,6 +62,10 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("request_timeout_seconds", float, 30.0, "Timeout of one upstream HTTP request."),
     Setting("ingest_batch_size", int, 2000, "Records written to the store per transaction during ingest."),
+    Setting("ingest_child_min_bytes", int, 32_000_000,
+            "Input files (or archive folders) at least this big are parsed in a child process while the ingesting "
+            "process writes, so the two overlap on two cores; smaller ones are not worth the child's start-up. "
+            "0 always uses a child, -1 never."),
     Setting("host", str, "127.0.0.1", "Address `paperboy serve` listens on."),
     Setting("port", int, 8000, "Port `paperboy serve` listens on."),
     Setting("page_size", int, 50, "Papers per page on lists and in the JSON API by default."),

@@ -15,6 +15,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from paperboy.domain import DailyEntry, Paper, Record, Skip, Version, parse_arxiv_id
 from paperboy.sources.base import DuplicateGuard, Item, clean_text, parse_day, parse_timestamp
 from paperboy.sources.http import Fetcher
@@ -83,9 +85,12 @@ def _decode_items(body: bytes) -> tuple[list[Any], str | None]:
     if stripped[:1] == "<":
         return [], "an HTML/XML page instead of JSON (an error page from the server?)"
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return [], f"not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); truncated file?"
+        data = orjson.loads(text)  # several times faster than json on archive-sized responses
+    except orjson.JSONDecodeError:
+        try:  # json takes what orjson refuses (NaN, lone surrogates) and says where the error is
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            return [], f"not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); truncated file?"
     if isinstance(data, dict) and "data" in data:
         data = data["data"]
     if not isinstance(data, list):
