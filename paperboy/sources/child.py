@@ -32,6 +32,8 @@ QUEUE_CHUNKS = 8  # the most chunks in flight: the child waits when the writer f
 POLL_SECONDS = 1.0  # how often a waiting writer checks that the child is still alive
 PAPER_FIELDS = tuple(f.name for f in fields(Paper))
 TIME_FIELDS = frozenset({"published_at", "updated_at", "counts_as_of"})
+TIME_INDEXES = tuple(i for i, name in enumerate(PAPER_FIELDS) if name in TIME_FIELDS)
+VERSIONS_INDEX = PAPER_FIELDS.index("versions")
 
 
 def input_bytes(path: Path) -> int:
@@ -166,16 +168,22 @@ def _parse_time(text: str | None) -> datetime | None:
 
 
 def unpack(packed: tuple[Any, ...]) -> Item:
-    """The item that :func:`pack` was given."""
+    """The item that :func:`pack` was given. Positional construction and precomputed field positions: this runs
+    once per paper in the writing process, the busy one."""
     if packed[0] == "skip":
         return Skip(packed[1], packed[2])
-    _, values, where, packed_entry = packed
-    paper = dict(zip(PAPER_FIELDS, values, strict=True))
-    for name in TIME_FIELDS:
-        paper[name] = _parse_time(paper[name])
-    paper["versions"] = [Version(number, _parse_time(created)) for number, created in paper["versions"]]
+    _, packed_values, where, packed_entry = packed
+    values = list(packed_values)
+    for index in TIME_INDEXES:
+        text = values[index]
+        if text is not None:
+            values[index] = datetime.fromisoformat(text)
+    values[VERSIONS_INDEX] = [
+        Version(number, None if created is None else datetime.fromisoformat(created))
+        for number, created in values[VERSIONS_INDEX]
+    ]
     entry = None
     if packed_entry is not None:
         paper_id, day, submitted_by, submitted_at = packed_entry
         entry = DailyEntry(paper_id, date.fromisoformat(day), submitted_by, _parse_time(submitted_at))
-    return Record(Paper(**paper), where, entry)
+    return Record(Paper(*values), where, entry)
