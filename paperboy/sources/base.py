@@ -72,7 +72,12 @@ def clean_text(value: Any) -> str:
     """Collapse whitespace (arXiv wraps lines at 80 columns) and drop control characters."""
     if value is None:
         return ""
-    return " ".join(CONTROL_CHARS.sub(" ", str(value)).split())
+    text = str(value)
+    if text.isprintable():  # fast path for most values: no control characters and no whitespace but " "
+        if "  " not in text and not text.startswith(" ") and not text.endswith(" "):
+            return text
+        return " ".join(text.split())
+    return " ".join(CONTROL_CHARS.sub(" ", text).split())
 
 
 def problem_with(paper: Paper, now: datetime | None = None) -> str | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -68,7 +68,17 @@ CHILD_COLUMNS = {
     "paper_versions": ("paper_id", "version", "created_at"),
     "paper_links": ("paper_id", "kind", "url"),
 }
-TYPED_COLUMNS = {"published_at", "updated_at", "counts_as_of", "created_at", "modified_at", "changed_at", "ai_keywords"}
+TYPED_COLUMNS = {
+    "published_at",
+    "updated_at",
+    "counts_as_of",
+    "created_at",
+    "modified_at",
+    "changed_at",
+    "submitted_at",
+    "ai_keywords",
+    "day",
+}
 INSERT_COLUMNS = ("id", *PAPER_COLUMNS, "created_at", "modified_at")
 
 
@@ -77,6 +87,8 @@ def _db_value(value: Any, dialect: str) -> Any:
     if isinstance(value, datetime):
         utc = value.astimezone(UTC)
         return utc.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds") if dialect == "sqlite" else utc
+    if isinstance(value, date):
+        return value.isoformat() if dialect == "sqlite" else value
     if isinstance(value, list | dict):
         return json.dumps(value)
     return value

@@ -12,10 +12,11 @@ import sqlalchemy as sa
 
 from paperboy.domain import DailyEntry, Paper, Record, merge_papers
 from paperboy.store import engine as engines
-from paperboy.store.papers import insert_papers, load_papers, replace_papers
+from paperboy.store.papers import bulk_insert, insert_papers, load_papers, replace_papers
 from paperboy.store.schema import daily_entries, harvest_checkpoints, ingest_runs, papers
 
 INGEST_LOCK_KEY = 7_201_105  # the PostgreSQL advisory lock that serialises ingest batches
+ENTRY_COLUMNS = ("paper_id", "day", "submitted_by", "submitted_at")
 
 
 @dataclass(slots=True)
@@ -83,20 +84,13 @@ class Store:
             known_entries = self._existing_entries(conn, entry_keys)
             current: dict[str, Paper] = dict(existing)  # the state as of the records applied so far
             inserted: dict[str, None] = {}  # insertion order kept
-            new_entries: list[dict[str, Any]] = []
+            new_entries: list[tuple[Any, ...]] = []
             for record in records:
                 paper, entry = record.paper, record.entry
                 entry_is_new = entry is not None and (entry.paper_id, entry.day) not in known_entries
                 if entry is not None and entry_is_new:
                     known_entries.add((entry.paper_id, entry.day))
-                    new_entries.append(
-                        {
-                            "paper_id": entry.paper_id,
-                            "day": entry.day,
-                            "submitted_by": entry.submitted_by,
-                            "submitted_at": entry.submitted_at,
-                        }
-                    )
+                    new_entries.append((entry.paper_id, entry.day, entry.submitted_by, entry.submitted_at))
                 before = current.get(paper.id)
                 if before is None:
                     current[paper.id] = paper
@@ -111,8 +105,7 @@ class Store:
                     outcome.unchanged += 1
             insert_papers(conn, [current[pid] for pid in inserted], now)
             replace_papers(conn, [p for pid, p in current.items() if pid in existing and p != existing[pid]], now)
-            if new_entries:
-                conn.execute(daily_entries.insert(), new_entries)
+            bulk_insert(conn, "daily_entries", ENTRY_COLUMNS, new_entries)
         return outcome
 
     @staticmethod
