@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from paperboy.domain import Paper, Record, Skip
@@ -19,6 +19,7 @@ from paperboy.store import Store
 
 MAX_ID_LENGTH = 64
 EARLIEST_DATE = datetime(1989, 1, 1, tzinfo=UTC)  # before arXiv and before any record paperboy expects
+FUTURE_SLACK = timedelta(days=731)  # dates up to two years ahead are plausible (clock skew, announced dates)
 CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -90,7 +91,7 @@ def problem_with(paper: Paper, now: datetime | None = None) -> str | None:
         return "id contains whitespace or control characters"
     if not paper.title.strip():
         return "missing title"
-    latest = (now or datetime.now(UTC)).replace(year=(now or datetime.now(UTC)).year + 2)
+    latest = (now or datetime.now(UTC)) + FUTURE_SLACK  # not replace(year=+2): that raises on 29 February
     for name in ("published_at", "updated_at", "counts_as_of"):
         value = getattr(paper, name)
         if value is not None and not (EARLIEST_DATE <= value <= latest):

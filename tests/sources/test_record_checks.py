@@ -1,14 +1,16 @@
-"""clean_text runs on every title, abstract, author and keyword of every ingest; its fast path must never change
-what it returns."""
+"""The per-record checks of every ingest: clean_text (its fast path must never change what it returns) and
+problem_with."""
 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from paperboy.sources.base import clean_text
+from paperboy.domain import Paper
+from paperboy.sources.base import clean_text, problem_with
 
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -41,3 +43,12 @@ def test_clean_text_of_none_and_numbers() -> None:
     assert clean_text(None) == ""
     assert clean_text(42) == "42"
     assert clean_text(" Attention\tIs  All\nYou Need ") == "Attention Is All You Need"
+
+
+def test_problem_with_works_on_leap_day_and_bounds_future_dates() -> None:
+    leap_day = datetime(2028, 2, 29, 12, tzinfo=UTC)
+    assert problem_with(Paper(id="2802.00001", title="T", published_at=leap_day), now=leap_day) is None
+    too_late = Paper(id="2802.00001", title="T", published_at=leap_day + timedelta(days=800))
+    assert "impossible published_at" in (problem_with(too_late, now=leap_day) or "")
+    soon = Paper(id="2802.00001", title="T", published_at=leap_day + timedelta(days=700))
+    assert problem_with(soon, now=leap_day) is None
