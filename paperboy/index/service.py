@@ -236,7 +236,7 @@ class SearchService:
                 self.store, embedder, batch_size=self.settings.embedding_batch_size, on_progress=on_progress
             )
         with self._vector_lock:
-            read = self.vectors.rebuild(self.store) if rebuild else self.vectors.sync(self.store)
+            read = self.vectors.rebuild(self.store) if rebuild else self.vectors.sync(self.store, always_save=True)
         return IndexReport(report.indexed, report.removed, report.rebuilt, embedded, read, self.status(fresh=True))
 
     def warm_up(self, wait: bool = False) -> None:

@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import threading
+import time
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -31,6 +32,12 @@ from paperboy.store.vectors import iter_vectors, latest_embedded_at, stored_ids
 FORMAT = 1  # bump when the files' layout changes: an index of another format is rebuilt
 SYNC_OVERLAP = timedelta(minutes=10)  # re-read this far behind the watermark (late commits, clock skew)
 EXACT_FILTER_LIMIT = 20_000  # with fewer allowed papers than this, filtered search is exact over them
+# Saving rewrites the whole graph file (~1 GB at a million f16 vectors) and holds the lock searches need. The file
+# is only a cache of vectors the store keeps, and a process that opens it catches up from its watermark, so a big
+# index is saved after a sync only when enough changed or enough time passed (``paperboy index`` always saves).
+SAVE_ALWAYS_BELOW = 50_000  # vectors: smaller graphs save in well under a second, after every sync
+SAVE_AFTER_SHARE = 0.05  # of the vectors changed since the last save
+SAVE_AFTER_SECONDS = 600.0
 
 
 class VectorIndex:
@@ -56,6 +63,8 @@ class VectorIndex:
         self._ids: list[str | None] = []  # usearch key -> paper id (None: removed)
         self._keys: dict[str, int] = {}
         self.watermark: datetime | None = None
+        self._unsaved = 0  # vectors added, replaced or removed since the last save
+        self._saved_at: float | None = None  # time.monotonic() of the last save
         self._index = self._new_index()
         self._load()
 
@@ -97,6 +106,7 @@ class VectorIndex:
         self._ids = meta["ids"]
         self._keys = {pid: key for key, pid in enumerate(self._ids) if pid is not None}
         self.watermark = datetime.fromisoformat(meta["watermark"]) if meta.get("watermark") else None
+        self._saved_at = time.monotonic()  # the file is as fresh as a save made now
 
     def save(self) -> None:
         """Write the graph, then its meta (each to a temporary file renamed into place)."""
@@ -115,11 +125,24 @@ class VectorIndex:
             meta_tmp = self._meta_path.with_name(f".meta.{os.getpid()}.tmp")
             meta_tmp.write_text(json.dumps(meta))
             meta_tmp.replace(self._meta_path)
+            self._unsaved, self._saved_at = 0, time.monotonic()
+
+    def save_due(self) -> bool:
+        """Whether a sync should save now (see SAVE_ALWAYS_BELOW and the lines after it)."""
+        if not self._unsaved and self._graph_path.exists():
+            return False
+        return (
+            len(self) < SAVE_ALWAYS_BELOW
+            or self._saved_at is None
+            or self._unsaved >= SAVE_AFTER_SHARE * len(self)
+            or time.monotonic() - self._saved_at >= SAVE_AFTER_SECONDS
+        )
 
     def clear(self) -> None:
         with self._lock:
             self._index = self._new_index()
             self._ids, self._keys, self.watermark = [], {}, None
+            self._unsaved, self._saved_at = 0, None
             shutil.rmtree(self.folder, ignore_errors=True)
 
     # -- updates ---------------------------------------------------------------------------------------------------
@@ -131,24 +154,48 @@ class VectorIndex:
         return paper_id in self._keys
 
     def upsert(self, ids: Sequence[str], vectors: np.ndarray) -> None:
-        """Add papers, or replace the vectors of papers already in the index (a paper keeps its key)."""
+        """Add papers, or replace the vectors of papers already in the index (a paper keeps its key). A paper whose
+        vector is already in the index as given is left alone: syncs re-read an overlap window, and re-inserting
+        a node costs as much as adding it."""
         if len(ids) != len(vectors):
             raise ValueError(f"{len(ids)} ids but {len(vectors)} vectors")
         if not len(ids):
             return
         with self._lock:
             latest = {pid: row for row, pid in enumerate(ids)}  # a paper twice in one call: the last vector wins
-            known = [self._keys[pid] for pid in latest if pid in self._keys]
+            new_ids = list(latest)
+            rows = np.asarray(vectors, dtype=np.float32)[list(latest.values())]
+            unchanged = self._unchanged(new_ids, rows)
+            if unchanged:
+                keep = [i for i in range(len(new_ids)) if i not in unchanged]
+                new_ids, rows = [new_ids[i] for i in keep], rows[keep]
+            if not new_ids:
+                return
+            known = [self._keys[pid] for pid in new_ids if pid in self._keys]
             if known:
                 self._index.remove(np.array(known, dtype=np.uint64))
             keys = []
-            for pid in latest:
+            for pid in new_ids:
                 if pid not in self._keys:
                     self._keys[pid] = len(self._ids)
                     self._ids.append(pid)
                 keys.append(self._keys[pid])
-            rows = np.asarray(vectors, dtype=np.float32)[list(latest.values())]
             self._index.add(np.array(keys, dtype=np.uint64), rows)
+            self._unsaved += len(keys)
+
+    def _unchanged(self, ids: list[str], rows: np.ndarray) -> set[int]:
+        """Positions of ``ids`` already indexed with exactly ``rows`` (as stored: i8 is rescaled, so not compared)."""
+        if self.dtype not in ("f16", "f32", "f64"):
+            return set()
+        positions = [i for i, pid in enumerate(ids) if pid in self._keys]
+        if not positions:
+            return set()
+        stored = self._index.get(np.array([self._keys[ids[i]] for i in positions], dtype=np.uint64))
+        return {
+            i
+            for i, old in zip(positions, stored, strict=True)
+            if old is not None and np.array_equal(old, rows[i].astype(old.dtype))
+        }
 
     def remove(self, ids: Collection[str]) -> None:
         with self._lock:
@@ -157,10 +204,11 @@ class VectorIndex:
                 self._index.remove(np.array(keys, dtype=np.uint64))
                 for key in keys:
                     self._ids[key] = None
+                self._unsaved += len(keys)
 
-    def sync(self, store: Store) -> int:
+    def sync(self, store: Store, always_save: bool = False) -> int:
         """Apply vectors written since the last sync (all of them the first time), drop papers whose vectors are
-        gone, and save. Returns how many vectors were read."""
+        gone, and save when :meth:`save_due` (or ``always_save``). Returns how many vectors were read."""
         with store.read() as conn:
             newest = latest_embedded_at(conn, self.model)
         since = self.watermark - SYNC_OVERLAP if self.watermark else None
@@ -174,13 +222,14 @@ class VectorIndex:
             self.remove([pid for pid in self._keys if pid not in present])
             if newest is not None and (self.watermark is None or newest > self.watermark):
                 self.watermark = newest
-        self.save()
+        if always_save or self.save_due():
+            self.save()
         return read
 
     def rebuild(self, store: Store) -> int:
         """Start over from the stored vectors (`paperboy index --rebuild`)."""
         self.clear()
-        return self.sync(store)
+        return self.sync(store, always_save=True)
 
     # -- queries ---------------------------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from paperboy.domain import Paper, Record
+from paperboy.index import vectors as vectors_module
 from paperboy.index.embed import DIM, Embedder
 from paperboy.index.embedding_job import embed_pending, embedding_status
 from paperboy.index.vectors import VectorIndex
@@ -195,6 +196,39 @@ def test_ann_syncs_incrementally_from_the_store(
         vector = load_vectors(conn, embedder.model_id, [new_id])[new_id]
     assert node.search(vector, k=1)[0][0] == new_id
     assert len(embedder.embedded) == 3  # the index was built from stored vectors, not by re-embedding
+
+
+def test_a_big_ann_index_is_saved_only_when_enough_changed_or_time_passed(
+    tmp_path: Path,
+    store: Store,
+    docs: list[tuple[str, str]],
+    embedder: CountingEmbedder,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Saving rewrites the whole graph: a big index (here: any size) defers it, a reopening process catches up."""
+    monkeypatch.setattr(vectors_module, "SAVE_ALWAYS_BELOW", 0)
+    monkeypatch.setattr(vectors_module, "SAVE_AFTER_SHARE", 0.5)
+    folder = tmp_path / "vectors"
+    store.apply_batch(papers_from(docs[:8]))
+    embed_pending(store, embedder)
+    index = VectorIndex(folder, embedder.model_id)
+    index.sync(store)  # never saved: saves
+    assert len(VectorIndex(folder, embedder.model_id)) == 8
+    store.apply_batch(papers_from(docs[8:10]))
+    embed_pending(store, embedder)
+    index.sync(store)  # 2 of 10 changed (the 8 re-read in the overlap window are unchanged): not saved
+    assert len(index) == 10 and len(VectorIndex(folder, embedder.model_id)) == 8
+    node = VectorIndex(folder, embedder.model_id)
+    node.sync(store)  # another process opening the older file catches up from the store
+    assert len(node) == 10
+    monkeypatch.setattr(vectors_module, "SAVE_AFTER_SECONDS", 0.0)
+    index.sync(store)  # the pending change is old enough now
+    assert len(VectorIndex(folder, embedder.model_id)) == 10
+    store.apply_batch(papers_from(docs[10:11]))
+    embed_pending(store, embedder)
+    monkeypatch.setattr(vectors_module, "SAVE_AFTER_SECONDS", 3600.0)
+    index.sync(store, always_save=True)  # what `paperboy index` does
+    assert len(VectorIndex(folder, embedder.model_id)) == 11
 
 
 def test_ann_of_other_settings_or_half_written_starts_empty(
