@@ -47,6 +47,7 @@ class Entry:
 class CacheStats:
     hits: int = 0
     misses: int = 0
+    joined: int = 0  # misses that waited for another request's render of the same page instead of rendering
 
 
 def cacheable(scope: Scope) -> bool:
@@ -76,6 +77,10 @@ class PageCache:
         self._version = -1
         self._checked_at = float("-inf")
         self._lock = asyncio.Lock()
+        # Pages being rendered now. When a key expires (a change, or the minute turns) under load, every client
+        # asks for it at once; one renders and the rest wait for its result instead of each rendering the page
+        # (50 renders of a list at once stalled every response for a fifth of a second in bench/web.py).
+        self._rendering: dict[tuple[Any, ...], asyncio.Event] = {}
 
     def invalidate(self) -> None:
         """Re-read the store's version before the next page is served from the cache."""
@@ -107,15 +112,34 @@ class PageCache:
         version = await self.version()
         minute = int(self.site.clock().timestamp() // 60)
         key = (scope["path"], scope["query_string"], minute)
-        entry = self.entries.get(key)
-        if entry is not None and entry.version == version:
-            self.entries.move_to_end(key)
+        if await self._serve_kept(key, version, send):
             self.stats.hits += 1
-            await send({"type": "http.response.start", "status": entry.status, "headers": entry.headers})
-            await send({"type": "http.response.body", "body": entry.body})
             return
+        rendering = self._rendering.get(key)
+        if rendering is not None:
+            await rendering.wait()
+            if await self._serve_kept(key, version, send):
+                self.stats.joined += 1
+                return
         self.stats.misses += 1
-        await self._render_and_keep(scope, receive, send, key, version)
+        mine = asyncio.Event()
+        self._rendering.setdefault(key, mine)  # if another render is under way (its page was not kept), render too
+        try:
+            await self._render_and_keep(scope, receive, send, key, version)
+        finally:
+            if self._rendering.get(key) is mine:
+                del self._rendering[key]
+            mine.set()
+
+    async def _serve_kept(self, key: tuple[Any, ...], version: int, send: Send) -> bool:
+        """Send the kept page for ``key`` if it was rendered at ``version``; False when there is none."""
+        entry = self.entries.get(key)
+        if entry is None or entry.version != version:
+            return False
+        self.entries.move_to_end(key)
+        await send({"type": "http.response.start", "status": entry.status, "headers": entry.headers})
+        await send({"type": "http.response.body", "body": entry.body})
+        return True
 
     async def _render_and_keep(
         self, scope: Scope, receive: Receive, send: Send, key: tuple[Any, ...], version: int

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 
+import httpx
 from fastapi.testclient import TestClient
 
 from paperboy.app import Paperboy
@@ -77,3 +79,24 @@ def test_the_cache_can_be_switched_off(paperboy: Paperboy, store: Store) -> None
     client = TestClient(create_app(paperboy))
     assert client.get("/").status_code == 200
     assert not hasattr(client.app.state, "page_cache")
+
+
+def test_concurrent_misses_of_one_page_render_it_once(paperboy: Paperboy, store: Store, shared_data: Path) -> None:
+    """When a page expires under load every client asks for it at once: one renders, the others get its result."""
+    load_days(store, shared_data, "2026-08-21")
+    pid = store.daily_list(TODAY, limit=1)[0].paper.id
+    paperboy.settings = paperboy.settings.replace(page_cache_seconds=3600)
+    now = datetime.combine(TODAY, time(12), UTC)
+    app = create_app(paperboy, clock=lambda: now)
+
+    async def fetch_all() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            await client.get("/healthz")  # builds the middleware stack, so the cache exists before the burst
+            return await asyncio.gather(*(client.get(f"/papers/{pid}") for _ in range(20)))
+
+    responses = asyncio.run(fetch_all())
+    assert {r.status_code for r in responses} == {200}
+    assert len({r.text for r in responses}) == 1 and pid in responses[0].text
+    stats = app.state.page_cache.stats
+    assert stats.misses == 1 and stats.joined == 19 and stats.hits == 0
