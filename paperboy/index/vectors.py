@@ -32,12 +32,12 @@ from paperboy.store.vectors import iter_vectors, latest_embedded_at, stored_ids
 FORMAT = 1  # bump when the files' layout changes: an index of another format is rebuilt
 SYNC_OVERLAP = timedelta(minutes=10)  # re-read this far behind the watermark (late commits, clock skew)
 EXACT_FILTER_LIMIT = 20_000  # with fewer allowed papers than this, filtered search is exact over them
-# Saving rewrites the whole graph file (~1 GB at a million f16 vectors) and holds the lock searches need. The file
-# is only a cache of vectors the store keeps, and a process that opens it catches up from its watermark, so a big
-# index is saved after a sync only when enough changed or enough time passed (``paperboy index`` always saves).
 # usearch's multi-threaded add races on a small batch: 40 vectors added at once left a node unreachable in 80 of 300
 # trials (its own vector did not find it); one thread: 0 of 300. Big batches lose little and add twice as fast.
 THREADED_ADD_MIN = 1_000
+# Saving rewrites the whole graph file (~1 GB at a million f16 vectors) and holds the lock searches need. The file
+# is only a cache of vectors the store keeps, and a process that opens it catches up from its watermark, so a big
+# index is saved after a sync only when enough changed or enough time passed (``paperboy index`` always saves).
 SAVE_ALWAYS_BELOW = 50_000  # vectors: smaller graphs save in well under a second, after every sync
 SAVE_AFTER_SHARE = 0.05  # of the vectors changed since the last save
 SAVE_AFTER_SECONDS = 600.0

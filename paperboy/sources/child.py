@@ -175,13 +175,8 @@ def unpack(packed: tuple[Any, ...]) -> Item:
     _, packed_values, where, packed_entry = packed
     values = list(packed_values)
     for index in TIME_INDEXES:
-        text = values[index]
-        if text is not None:
-            values[index] = datetime.fromisoformat(text)
-    values[VERSIONS_INDEX] = [
-        Version(number, None if created is None else datetime.fromisoformat(created))
-        for number, created in values[VERSIONS_INDEX]
-    ]
+        values[index] = _parse_time(values[index])
+    values[VERSIONS_INDEX] = [Version(number, _parse_time(created)) for number, created in values[VERSIONS_INDEX]]
     entry = None
     if packed_entry is not None:
         paper_id, day, submitted_by, submitted_at = packed_entry
