@@ -82,6 +82,17 @@ def test_order_and_batching_do_not_change_a_vector(tmp_path_factory: pytest.Temp
         np.testing.assert_allclose(embedder.embed_query(texts[i]), together[i], atol=1e-5)
 
 
+def test_batches_run_side_by_side_land_in_their_own_rows(
+    tmp_path_factory: pytest.TempPathFactory, texts: list[str]
+) -> None:
+    """Batches run on several threads at once: every vector must still land in its text's row, as on one thread."""
+    folder = tmp_path_factory.getbasetemp() / "models"
+    one = Embedder(cache_dir=folder, backend="onnx", batch_size=2, threads=1).embed(texts)
+    many = Embedder(cache_dir=folder, backend="onnx", batch_size=2, threads=3).embed(texts * 3)
+    for copy in range(3):
+        np.testing.assert_allclose(many[copy * len(texts) : (copy + 1) * len(texts)], one, atol=1e-5)
+
+
 def test_int8_vectors_depend_on_batch_mates_only_slightly(
     int8_embedder: Embedder, texts: list[str], reference: np.ndarray
 ) -> None:
