@@ -120,7 +120,7 @@ def run_paperboy(docs: list[dict[str, str]], folder: Path) -> tuple[float, Calla
     built = time.perf_counter() - start
 
     def search(text: str) -> list[str]:
-        return [hit.paper_id for hit in index.search(parse_query(text), limit=10, highlight=False)]
+        return [hit.paper_id for hit in index.search(parse_query(text), limit=10)]
 
     return built, search
 

@@ -243,12 +243,12 @@ def main() -> None:
             timings.append(time.perf_counter() - started)
             top_dense = dict(ann.search(vector, DEPTH))
             for boost in TITLE_BOOSTS:
-                lex = {h.paper_id: h.score for h in lexical.search(query, DEPTH, highlight=False, title_boost=boost)}
+                lex = {h.paper_id: h.score for h in lexical.search(query, DEPTH, title_boost=boost)}
                 dense = dict(top_dense)
                 missing = [pid for pid in lex if pid not in dense]
                 dense.update(ann.search(vector, len(missing), allowed_ids=missing) if missing else [])
                 cands[boost][qid] = (lex, dense)
-            runs["bm25"][qid] = [h.paper_id for h in lexical.search(query, 100, highlight=False)]
+            runs["bm25"][qid] = [h.paper_id for h in lexical.search(query, 100)]
             runs["bm25-hybrid-boost"][qid] = list(cands[shipped.title_boost][qid][0])[:100]
             runs["dense"][qid] = [pid for pid, _ in ann.search(vector, 100)]
         base = bm25s_runs(data, DEPTH)

@@ -160,7 +160,7 @@ def measure(row: str, docs: int) -> dict[str, object]:
         elif row == "lexical":
 
             def search(i: int) -> object:
-                return lexical.search(parsed[i], 10, highlight=False)
+                return lexical.search(parsed[i], 10)
 
         else:
             exact = np.load(folder / "vectors.npy", mmap_mode="r")

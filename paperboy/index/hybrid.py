@@ -168,11 +168,11 @@ class HybridSearcher:
             return []
         depth = max(self.fusion.candidates, limit)
         if not query.has_text:  # filters or exclusions only: the newest matching papers
-            return [Scored(h.paper_id, h.score, None, None) for h in self.lexical.search(query, limit, highlight=False)]
+            return [Scored(h.paper_id, h.score, None, None) for h in self.lexical.search(query, limit)]
         if not dense or not self.dense_ready:
-            hits = self.lexical.search(query, limit, highlight=False)
+            hits = self.lexical.search(query, limit)
             return [Scored(h.paper_id, h.score, h.score, None) for h in hits]
-        found = self.lexical.search(query, depth, highlight=False, title_boost=self.fusion.title_boost)
+        found = self.lexical.search(query, depth, title_boost=self.fusion.title_boost)
         lexical = {h.paper_id: h.score for h in found}
         assert self.vectors is not None and self.embed_query is not None
         vector = self.embed_query(query.plain_text)
@@ -229,7 +229,7 @@ class HybridSearcher:
             want *= 4
         if len(kept) < k and len(found) >= want and query.filters:
             listing = ParsedQuery(filters=query.filters)  # every paper the filters allow (up to the limit)
-            allowed = [h.paper_id for h in self.lexical.search(listing, FILTERED_EXACT_LIMIT + 1, highlight=False)]
+            allowed = [h.paper_id for h in self.lexical.search(listing, FILTERED_EXACT_LIMIT + 1)]
             if len(allowed) <= FILTERED_EXACT_LIMIT:
                 allowed_set = self.lexical.filter_ids(allowed, query, phrases=True)
                 return dict(self.vectors.search(vector, k, allowed_ids=allowed_set)) if allowed_set else {}

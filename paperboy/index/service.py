@@ -367,7 +367,7 @@ class SearchService:
                 return []
             words = tuple(dict.fromkeys(w for w in _words(paper.title)))[:SIMILAR_TITLE_WORDS]
             query = ParsedQuery(terms=words)
-            hits = self.lexical.search(query, k + 1, highlight=False) if words else []
+            hits = self.lexical.search(query, k + 1) if words else []
             scored = [Scored(h.paper_id, h.score, h.score, None) for h in hits if h.paper_id != paper_id][:k]
         return self._load(query, scored)
 

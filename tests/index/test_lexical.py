@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+import tantivy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -151,18 +152,15 @@ def test_replace_and_delete(index: LexicalIndex) -> None:
     assert search(index, "boosting") == [] and len(index) == len(PAPERS) - 1
 
 
-def test_highlighting_marks_matches_and_escapes_everything_else(tmp_path: Path) -> None:
-    index = LexicalIndex(tmp_path / "lex")
-    index.add_or_replace(
-        [paper("x1", "<script>alert('x')</script> Agents & KwaiAgents", 'A "quoted" <b>agent</b> study.')]
+def test_highlighting_marks_matches_and_escapes_everything_else() -> None:
+    raw_title, raw_abstract = "<script>alert('x')</script> Agents & KwaiAgents", 'A "quoted" <b>agent</b> study.'
+    title, abstract = highlight(parse_query("agent"), raw_title, raw_abstract)
+    assert (
+        title == "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; <mark>Agents</mark> &amp; Kwai<mark>Agent</mark>s"
     )
-    [hit] = index.search(parse_query("agent"))
-    assert hit.highlighted_title == (
-        "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; <mark>Agents</mark> &amp; Kwai<mark>Agent</mark>s"
-    )
-    assert hit.highlighted_abstract == "A &quot;quoted&quot; &lt;b&gt;<mark>agent</mark>&lt;/b&gt; study."
-    [hit] = index.search(parse_query("script"))
-    assert "<script" not in hit.highlighted_title and "&lt;<mark>script</mark>&gt;" in hit.highlighted_title
+    assert abstract == "A &quot;quoted&quot; &lt;b&gt;<mark>agent</mark>&lt;/b&gt; study."
+    title, _ = highlight(parse_query("script"), raw_title, raw_abstract)
+    assert "<script" not in title and "&lt;<mark>script</mark>&gt;" in title
 
 
 def test_highlighting_phrases_and_compounds() -> None:
@@ -191,10 +189,12 @@ def test_queries_that_analyse_to_nothing_find_nothing(index: LexicalIndex) -> No
     assert len(index.search(parse_query("agent"), limit=1)) == 1
 
 
-def test_hits_without_highlighting(index: LexicalIndex) -> None:
-    hits = index.search(parse_query("tokens"), highlight=False)
-    assert [(h.paper_id, h.highlighted_title) for h in hits] == [("2410.00003", "")]
-    assert hits[0].score > 0
+def test_hits_are_ids_and_scores_and_the_index_stores_only_ids(index: LexicalIndex) -> None:
+    hits = index.search(parse_query("tokens"))
+    assert [h.paper_id for h in hits] == ["2410.00003"] and hits[0].score > 0
+    searcher = index.index.searcher()
+    stored = searcher.doc(searcher.search(tantivy.Query.all_query(), 1).hits[0][1])
+    assert set(stored.to_dict()) == {"id"}  # texts come from the store: small stored documents, fast id reads
 
 
 _query_text = st.lists(

@@ -34,7 +34,7 @@ def ingest_day(store: Store, shared_data: Path, day: str) -> list[Paper]:
 
 
 def found(index: LexicalIndex, text: str, limit: int = 50) -> list[str]:
-    return [h.paper_id for h in index.search(parse_query(text), limit=limit, highlight=False)]
+    return [h.paper_id for h in index.search(parse_query(text), limit=limit)]
 
 
 def title_query(paper: Paper) -> str:
