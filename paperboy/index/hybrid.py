@@ -23,9 +23,12 @@ How (measured on SciFact training judgments by ``bench/retrieval.py``, with 5-fo
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Collection, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 
 import numpy as np
 
@@ -134,6 +137,12 @@ def recency_boost(
     return boosted
 
 
+@cache
+def _query_embedding_pool() -> ThreadPoolExecutor:
+    """Threads that embed queries beside their lexical halves: one per core, shared by every searcher."""
+    return ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="paperboy-query-embedding")
+
+
 class HybridSearcher:
     """Runs a parsed query through both halves and fuses them. The dense half is optional: without a vector
     index, an embedder, or any vectors, the search is lexical only (that is what "not embedded yet" means)."""
@@ -172,10 +181,12 @@ class HybridSearcher:
         if not dense or not self.dense_ready:
             hits = self.lexical.search(query, limit)
             return [Scored(h.paper_id, h.score, h.score, None) for h in hits]
+        assert self.vectors is not None and self.embed_query is not None
+        # The query's embedding (ONNX, which releases the GIL) runs on another core while BM25 runs here.
+        embedding = _query_embedding_pool().submit(self.embed_query, query.plain_text)
         found = self.lexical.search(query, depth, title_boost=self.fusion.title_boost)
         lexical = {h.paper_id: h.score for h in found}
-        assert self.vectors is not None and self.embed_query is not None
-        vector = self.embed_query(query.plain_text)
+        vector = embedding.result()
         dense_scores = self._dense(query, vector, depth)
         missing = [pid for pid in lexical if pid not in dense_scores]
         if missing:  # exact cosine for lexical candidates the ANN did not return

@@ -9,19 +9,24 @@ from __future__ import annotations
 import gzip
 import json
 import math
+import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from paperboy.app import Paperboy
-from paperboy.index.embed import Embedder, paper_text
+from paperboy.domain import Paper
+from paperboy.index.embed import DIM, Embedder, paper_text
 from paperboy.index.embedding_job import embed_pending
-from paperboy.index.hybrid import Fusion, Scored, fuse, normalise, recency_boost
+from paperboy.index.hybrid import Fusion, HybridSearcher, Scored, fuse, normalise, recency_boost
+from paperboy.index.lexical import Hit, LexicalIndex
 from paperboy.index.query import parse_query
 from paperboy.index.service import SearchService
+from paperboy.index.vectors import VectorIndex
 from paperboy.sources import jsonl
 from paperboy.sources.base import ingest
 
@@ -69,6 +74,34 @@ def test_recency_boost_moves_newer_papers_up_and_is_off_by_default() -> None:
     assert recency_boost(results, published, Fusion(), now) == results
     boosted = recency_boost(results, published, Fusion(recency_weight=0.5, recency_half_life_days=90), now)
     assert [s.paper_id for s in boosted] == ["new", "old", "undated"]
+
+
+def test_the_query_is_embedded_while_its_lexical_half_runs(tmp_path: Path) -> None:
+    """The query embedding must not wait for BM25, nor BM25 for it: on two cores they run side by side. Each half
+    here waits until the other has started; run one after the other, in either order, they would time out."""
+    lexical_started, embedding_started = threading.Event(), threading.Event()
+
+    class WatchedLexical(LexicalIndex):
+        def search(self, *args: Any, **kwargs: Any) -> list[Hit]:
+            lexical_started.set()
+            assert embedding_started.wait(timeout=10), "the lexical search ran before the query was embedded"
+            return super().search(*args, **kwargs)
+
+    papers = [Paper(id=f"p{i}", title=f"agent paper {i}", abstract="agents plan and act") for i in range(5)]
+    lexical = WatchedLexical(tmp_path / "lexical")
+    lexical.add_or_replace(papers)
+    vectors = VectorIndex(tmp_path / "vectors", model="test")
+    rng = np.random.default_rng(1)
+    matrix = rng.normal(size=(5, DIM)).astype(np.float32)
+    vectors.upsert([p.id for p in papers], matrix / np.linalg.norm(matrix, axis=1, keepdims=True))
+
+    def embed_query(text: str) -> np.ndarray:
+        embedding_started.set()
+        assert lexical_started.wait(timeout=10), "the query was embedded before the lexical search started"
+        return matrix[3] / np.linalg.norm(matrix[3])
+
+    found = HybridSearcher(lexical, vectors, embed_query).search(parse_query("agent"), 3)
+    assert found[0].paper_id == "p3" and len(found) == 3  # same lexical score for all: the vector decides
 
 
 def test_bad_fusion_settings_are_refused() -> None:
