@@ -12,7 +12,7 @@ Each row is measured in its own fresh process that loads the built index from di
 that serving it costs (resident set after loading and querying, minus before) and "peak RSS" the process's maximum.
 Hybrid embeds every query with paperboy's query embedder (ONNX int8) and includes that in its latency; "dense"
 is given the query vectors pre-computed, so dense vs numpy compares search alone. "recall@10" compares dense
-top-10 with the exact top-10 from brute force.
+top-10 with the exact top-10 from brute force (reading those exact vectors is what the dense row's peak includes).
 """
 
 from __future__ import annotations
@@ -146,7 +146,7 @@ def measure(row: str, docs: int) -> dict[str, object]:
         from paperboy.index.vectors import VectorIndex
 
         lexical = LexicalIndex(folder / "lexical")
-        vectors = VectorIndex(folder / "vectors", model="bench")
+        vectors = VectorIndex(folder / "vectors", model="bench") if row != "lexical" else None
         parsed = [parse_query(q) for q in queries]
         if row == "hybrid":
             embedder = corpus.embedder()
@@ -163,6 +163,7 @@ def measure(row: str, docs: int) -> dict[str, object]:
                 return lexical.search(parsed[i], 10)
 
         else:
+            assert vectors is not None
             exact = np.load(folder / "vectors.npy", mmap_mode="r")
             ids = json.loads((folder / "ids.json").read_text())
             found = [vectors.search(qvecs[i], 10) for i in range(len(queries))]
