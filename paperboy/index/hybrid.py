@@ -11,7 +11,10 @@ How (measured on SciFact training judgments by ``bench/retrieval.py``, with 5-fo
   the lexical top-k gets the lowest lexical score seen, i.e. 0 after normalisation.
 - Scores are normalised per query (min-max over the candidates), because BM25's scale changes with the query's
   length and rarity while cosine does not, and then combined convexly: ``w * lexical + (1 - w) * dense``. The
-  weight is a setting; its default is the cross-validated choice.
+  weight is a setting; its default is the cross-validated choice. (Z-scores at 0.35 score 0.736 nDCG@10 on
+  SciFact against min-max's 0.730, but a query with one lexical match gives it a z-score of 0, the mean, and the
+  dense half's top papers outrank it: a new paper found only by its rare words would be buried. Min-max ranks
+  that match 1.0, first.)
 - A paper with no vector yet (the background job has not reached it) takes its normalised lexical score for both
   halves, so it is ranked as if the halves agreed: found, not buried.
 - The query syntax binds both halves: phrases must occur, exclusions remove, filters restrict. Dense candidates
@@ -125,14 +128,15 @@ def recency_boost(
     if fusion.recency_weight <= 0:
         return list(results)
     boosted = []
+    lowest = min((s.score for s in results), default=0.0)
     for s in results:
         when = published.get(s.paper_id)
         factor = 1.0
         if when is not None:
             age_days = max(0.0, (now - when.astimezone(UTC)).total_seconds() / 86400)
             factor += fusion.recency_weight * math.pow(0.5, age_days / max(fusion.recency_half_life_days, 1e-6))
-        # min-max scores can be 0; shift by one so the boost also orders those
-        boosted.append(Scored(s.paper_id, (s.score + 1.0) * factor - 1.0, s.lexical, s.dense))
+        # scores can be 0 or negative (z-scores): shift them to start at one, so a boost always moves a paper up
+        boosted.append(Scored(s.paper_id, (s.score - lowest + 1.0) * factor, s.lexical, s.dense))
     boosted.sort(key=lambda s: -s.score)
     return boosted
 

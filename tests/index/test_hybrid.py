@@ -74,6 +74,10 @@ def test_recency_boost_moves_newer_papers_up_and_is_off_by_default() -> None:
     assert recency_boost(results, published, Fusion(), now) == results
     boosted = recency_boost(results, published, Fusion(recency_weight=0.5, recency_half_life_days=90), now)
     assert [s.paper_id for s in boosted] == ["new", "old", "undated"]
+    # z-scored results are negative below the mean: a boost must still move a newer paper up, never down
+    below_mean = [Scored("old", -1.4, None, None), Scored("new", -1.5, None, None), Scored("undated", -1.6, None, None)]
+    boosted = recency_boost(below_mean, published, Fusion(recency_weight=0.5, recency_half_life_days=90), now)
+    assert [s.paper_id for s in boosted] == ["new", "old", "undated"]
 
 
 def test_the_query_is_embedded_while_its_lexical_half_runs(tmp_path: Path) -> None:
