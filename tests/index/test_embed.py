@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import gzip
 import json
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from paperboy.index.embed import DIM, MODEL_NAME, Embedder, paper_text
+from paperboy.index.embed import DIM, MODEL_NAME, Embedder, onnx_model_path, paper_text
 
 
 def cached_embedder(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Embedder:
@@ -151,3 +154,23 @@ def test_paper_text_joins_title_and_abstract() -> None:
     assert paper_text("A title", "An abstract.") == "A title. An abstract."
     assert paper_text("  A title ", "") == "A title"
     assert paper_text("", "Only an abstract.") == "Only an abstract."
+
+
+def test_processes_quantising_the_model_at_once_all_succeed(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    """``paperboy serve`` and ``paperboy worker`` started together on a fresh machine both quantise the model.
+    onnxruntime's scratch file beside the source used to be deleted under the other's feet."""
+    fp32 = onnx_model_path(tmp_path_factory.getbasetemp() / "models", quantized=False)
+    folder = tmp_path / fp32.parent.name
+    folder.mkdir()
+    shutil.copyfile(fp32, folder / "model.onnx")
+    code = "import sys; from pathlib import Path; from paperboy.index.embed import onnx_model_path as p; "
+    code += "print(p(Path(sys.argv[1]), quantized=True))"
+    runs = [
+        subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(3)
+    ]
+    outcomes = [(run.wait(timeout=300), run.stderr.read().decode()[-800:] if run.stderr else "") for run in runs]
+    assert [code for code, _ in outcomes] == [0, 0, 0], [err for code, err in outcomes if code]
+    assert sorted(p.name for p in folder.iterdir()) == ["model.int8-per-channel-matmul.onnx", "model.onnx"]
