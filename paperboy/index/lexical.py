@@ -22,6 +22,7 @@ from __future__ import annotations
 import html
 import json
 import math
+import re
 import shutil
 import threading
 from collections.abc import Collection, Iterable, Iterator
@@ -48,6 +49,7 @@ WHOLE_FACTOR = 2.0  # the query word whole, in another form: Agent-Former, Agent
 PART_BOOST = 0.05  # a compound's part in the abstract ("agent" for "AgentFormer"): a tie-breaker
 MAX_LIMIT = 10_000
 WRITER_HEAP_BYTES = 128_000_000
+_SEPARATOR = re.compile(r"[\W_]")  # a word written with a hyphen, slash, dot...: its parts are words of their own
 _MIN_DAY = date(1678, 1, 1)  # tantivy dates span roughly 1677..2262
 _MAX_DAY = date(2261, 12, 31)
 
@@ -286,25 +288,37 @@ class LexicalIndex:
         (the better of part and affix): a real part of a title word scores more than a prefix or suffix. The
         parts also count, weakly, in the abstract, to order titles that tie on sub-words by what they are about.
 
-        A plain word (no parts of its own, e.g. "agents") has one sub-word, itself; its part and affix clauses
-        are term queries boosted by constant / idf instead of constant-score queries, so the whole query stays a
-        flat union of term queries, which tantivy answers with block-max WAND (skipping the papers that cannot
-        reach the top k): 3-4x faster on common words. Such a clause scores the constant for a title of average
-        length, a little more for shorter titles and less for longer ones; with a single sub-word there is no
-        "both parts before one" order for that to upset. Compounds keep exact constants.
+        Speed: tantivy skips the papers that cannot reach the top k (block-max WAND) only in a flat union of term
+        queries, 2-4x faster on common words. So words whose parts are words of their own are made of terms:
+        - a plain word ("agents") has one sub-word, itself, and a word written with separators ("stem-cell",
+          "Vision-Language-Action") has parts that are ordinary words; their part and affix clauses are term
+          queries boosted by constant / idf, which score the constant for a title of average length (more for
+          shorter titles, less for longer ones), and a separated word's parts are matched as separate words,
+          as Lucene does, not as a phrase (a title that writes it the same way, "stem-cell", still scores more
+          through its whole-word part "stemcell");
+        - a camel-case or letter-digit compound ("AgentFormer", "Sall4") keeps exact constant-score clauses, so
+          titles with both its parts come before titles with one; such words are rare in queries.
         """
-        clauses = self._literal_clauses(term, title_boost)
         subwords = analysis.query_subwords(term)
         fields = (("title_parts", PART_SCORE), ("title_affixes", AFFIX_SCORE))
-        for i, sub in enumerate(subwords):
-            factor = WHOLE_FACTOR if i == 0 and len(subwords) > 1 else 1.0
-            if len(subwords) == 1:
+        separated = _SEPARATOR.search(term) is not None
+        if len(subwords) == 1 or separated:
+            clauses = (
+                self._separate_word_clauses(term, title_boost)
+                if separated
+                else self._literal_clauses(term, title_boost)
+            )
+            for i, sub in enumerate(subwords):
+                factor = WHOLE_FACTOR if i == 0 and len(subwords) > 1 else 1.0
                 for field, score in fields:
                     idf = self._idf(field, sub)
                     if idf > 0:
                         term_query = tantivy.Query.term_query(self.schema, field, sub)
                         clauses.append(tantivy.Query.boost_query(term_query, score * factor / idf))
-                continue
+            return clauses
+        clauses = self._literal_clauses(term, title_boost)
+        for i, sub in enumerate(subwords):
+            factor = WHOLE_FACTOR if i == 0 else 1.0
             either = [
                 tantivy.Query.const_score_query(tantivy.Query.term_query(self.schema, field, sub), score * factor)
                 for field, score in fields
@@ -313,6 +327,20 @@ class LexicalIndex:
         for stem in dict.fromkeys(s for sub in subwords[1:] for s in analysis.analyze(sub)):
             clauses.append(
                 tantivy.Query.boost_query(tantivy.Query.term_query(self.schema, "abstract", stem), PART_BOOST)
+            )
+        return clauses
+
+    def _separate_word_clauses(self, text: str, title_boost: float) -> list[tantivy.Query]:
+        """The words of ``text`` one by one (not as a phrase) in title, abstract and authors."""
+        clauses: list[tantivy.Query] = []
+        for stem in dict.fromkeys(analysis.analyze(text)):
+            clauses.append(tantivy.Query.boost_query(tantivy.Query.term_query(self.schema, "title", stem), title_boost))
+            clauses.append(
+                tantivy.Query.boost_query(tantivy.Query.term_query(self.schema, "abstract", stem), ABSTRACT_BOOST)
+            )
+        for name in dict.fromkeys(analysis.analyze_names(text)):
+            clauses.append(
+                tantivy.Query.boost_query(tantivy.Query.term_query(self.schema, "authors", name), AUTHORS_BOOST)
             )
         return clauses
 
