@@ -485,6 +485,7 @@ def _render(text: str, spans: list[tuple[int, int]]) -> str:
 
 
 def highlight(query: ParsedQuery, title: str, abstract: str) -> tuple[str, str]:
-    """Highlighted (title, abstract) of a found paper, from the store's texts (the index keeps only ids)."""
+    """Highlighted (title, abstract) of one paper, from the store's texts (the index keeps only ids); for a page
+    of results, make one :class:`Highlighter` and use it for every paper."""
     highlighter = Highlighter(query)
     return highlighter.title(title), highlighter.abstract(abstract)

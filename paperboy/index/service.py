@@ -28,7 +28,7 @@ from paperboy.index import sync as lexical_sync
 from paperboy.index.embed import Embedder
 from paperboy.index.embedding_job import embed_pending, embedding_status
 from paperboy.index.hybrid import Fusion, HybridSearcher, Scored
-from paperboy.index.lexical import LexicalIndex, highlight, index_path
+from paperboy.index.lexical import Highlighter, LexicalIndex, index_path
 from paperboy.index.query import Filters, ParsedQuery, parse_query
 from paperboy.index.vectors import VectorIndex
 from paperboy.settings import Settings
@@ -342,13 +342,14 @@ class SearchService:
             community.add_local_counts(conn, papers.values())
         entries = self.store.entries_for(ids)
         results = []
+        highlighter = Highlighter(query)  # the query's stems and sub-words, analysed once for the whole page
         for s in scored:
             paper = papers.get(s.paper_id)
             if paper is None:
                 continue
             listed = entries.get(s.paper_id) or []
             entry = max(listed, key=lambda e: e.day) if listed else DailyEntry(paper.id, _fallback_day(paper))
-            title, summary = highlight(query, paper.title or "", paper.abstract or "")
+            title, summary = highlighter.title(paper.title or ""), highlighter.abstract(paper.abstract or "")
             results.append(SearchResult(paper, entry, s.score, title, summary, bool(listed)))
         return results
 
