@@ -12,9 +12,9 @@ and the texts to show and highlight come from the store. The index is derived da
 schema version or tantivy format, it is wiped and rebuilt by :mod:`paperboy.index.sync`.
 
 Speed at a million papers comes from the query's shape (see :meth:`LexicalIndex._term_clauses`): plain words
-make one flat OR of term queries, which tantivy answers with block-max WAND; words with parts of their own
-("AgentFormer", "stem-cell") keep exact constant-score clauses, which tantivy cannot prune but which are
-rare in queries and cost about what a plain query did before (measured in bench/search_latency.py).
+and words written with separators ("stem-cell") make one flat OR of term queries, which tantivy answers with
+block-max WAND; camel-case compounds ("AgentFormer") keep exact constant-score clauses, which tantivy cannot prune
+but which are rare in queries (measured in bench/search_latency.py).
 """
 
 from __future__ import annotations
@@ -191,7 +191,7 @@ class LexicalIndex:
         phrases must occur (then the words only rank); exclusions remove papers whose title, abstract or authors
         contain them. A query with filters or exclusions but no words lists the matching papers newest first,
         with score 0.0.
-        Only ids are stored in the index (highlighting is done on the store's texts, see :func:`highlight`):
+        Only ids are stored in the index (highlighting is done on the store's texts, see :class:`Highlighter`):
         reading a hit's id from a small stored document is what a search of 200 candidates spends most on.
         ``title_boost`` weighs a title match against an abstract match: hybrid search passes its own, tuned with
         the dense half (which already reads the title), see :mod:`paperboy.index.hybrid`.
@@ -303,11 +303,7 @@ class LexicalIndex:
         fields = (("title_parts", PART_SCORE), ("title_affixes", AFFIX_SCORE))
         separated = _SEPARATOR.search(term) is not None
         if len(subwords) == 1 or separated:
-            clauses = (
-                self._separate_word_clauses(term, title_boost)
-                if separated
-                else self._literal_clauses(term, title_boost)
-            )
+            clauses = self._literal_clauses(term, title_boost, apart=separated)
             for i, sub in enumerate(subwords):
                 factor = WHOLE_FACTOR if i == 0 and len(subwords) > 1 else 1.0
                 for field, score in fields:
@@ -330,20 +326,6 @@ class LexicalIndex:
             )
         return clauses
 
-    def _separate_word_clauses(self, text: str, title_boost: float) -> list[tantivy.Query]:
-        """The words of ``text`` one by one (not as a phrase) in title, abstract and authors."""
-        clauses: list[tantivy.Query] = []
-        for stem in dict.fromkeys(analysis.analyze(text)):
-            clauses.append(tantivy.Query.boost_query(tantivy.Query.term_query(self.schema, "title", stem), title_boost))
-            clauses.append(
-                tantivy.Query.boost_query(tantivy.Query.term_query(self.schema, "abstract", stem), ABSTRACT_BOOST)
-            )
-        for name in dict.fromkeys(analysis.analyze_names(text)):
-            clauses.append(
-                tantivy.Query.boost_query(tantivy.Query.term_query(self.schema, "authors", name), AUTHORS_BOOST)
-            )
-        return clauses
-
     def _idf(self, field: str, term: str) -> float:
         """BM25's inverse document frequency of a term, as tantivy computes it; 0.0 when no paper has it."""
         searcher = self.index.searcher()
@@ -352,17 +334,22 @@ class LexicalIndex:
             return 0.0
         return math.log(1.0 + (searcher.num_docs - found + 0.5) / (found + 0.5))
 
-    def _literal_clauses(self, text: str, title_boost: float = TITLE_BOOST) -> list[tantivy.Query]:
-        """Text as written in title, abstract or authors: one term, or a phrase when it analyses to several."""
-        fields: list[tantivy.Query] = []
+    def _literal_clauses(self, text: str, title_boost: float = TITLE_BOOST, apart: bool = False) -> list[tantivy.Query]:
+        """Text as written in title, abstract or authors: one term, or a phrase when it analyses to several
+        (``apart=True``: each of its words as a term of its own, for a word written with separators)."""
         stems = analysis.analyze(text)
-        if stems:
-            fields.append(tantivy.Query.boost_query(self._words("title", stems), title_boost))
-            fields.append(tantivy.Query.boost_query(self._words("abstract", stems), ABSTRACT_BOOST))
-        names = self._names_query(text)
-        if names is not None:
-            fields.append(tantivy.Query.boost_query(names, AUTHORS_BOOST))
-        return fields
+        names = analysis.analyze_names(text)
+        clauses: list[tantivy.Query] = []
+        for field, words, boost in (
+            ("title", stems, title_boost),
+            ("abstract", stems, ABSTRACT_BOOST),
+            ("authors", names, AUTHORS_BOOST),
+        ):
+            if not words:
+                continue
+            queries = [self._words(field, [w]) for w in dict.fromkeys(words)] if apart else [self._words(field, words)]
+            clauses += [tantivy.Query.boost_query(q, boost) for q in queries]
+        return clauses
 
     def _text_query(self, text: str, title_boost: float = TITLE_BOOST) -> tantivy.Query | None:
         """Text as written in title, abstract or authors, as one query (for phrases and exclusions)."""
@@ -482,10 +469,3 @@ def _render(text: str, spans: list[tuple[int, int]]) -> str:
         position = end
     out.append(html.escape(text[position:]))
     return "".join(out)
-
-
-def highlight(query: ParsedQuery, title: str, abstract: str) -> tuple[str, str]:
-    """Highlighted (title, abstract) of one paper, from the store's texts (the index keeps only ids); for a page
-    of results, make one :class:`Highlighter` and use it for every paper."""
-    highlighter = Highlighter(query)
-    return highlighter.title(title), highlighter.abstract(abstract)

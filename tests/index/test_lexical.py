@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from paperboy.domain import Paper
 from paperboy.index import lexical
-from paperboy.index.lexical import Hit, LexicalIndex, highlight, index_path
+from paperboy.index.lexical import Highlighter, Hit, LexicalIndex, index_path
 from paperboy.index.query import Filters, QueryError, parse_query
 
 
@@ -154,21 +154,20 @@ def test_replace_and_delete(index: LexicalIndex) -> None:
 
 def test_highlighting_marks_matches_and_escapes_everything_else() -> None:
     raw_title, raw_abstract = "<script>alert('x')</script> Agents & KwaiAgents", 'A "quoted" <b>agent</b> study.'
-    title, abstract = highlight(parse_query("agent"), raw_title, raw_abstract)
+    marks = Highlighter(parse_query("agent"))
+    title, abstract = marks.title(raw_title), marks.abstract(raw_abstract)
     assert (
         title == "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; <mark>Agents</mark> &amp; Kwai<mark>Agent</mark>s"
     )
     assert abstract == "A &quot;quoted&quot; &lt;b&gt;<mark>agent</mark>&lt;/b&gt; study."
-    title, _ = highlight(parse_query("script"), raw_title, raw_abstract)
+    title = Highlighter(parse_query("script")).title(raw_title)
     assert "<script" not in title and "&lt;<mark>script</mark>&gt;" in title
 
 
 def test_highlighting_phrases_and_compounds() -> None:
-    title, abstract = highlight(
-        parse_query('AgentFormer "state of the art"'),
-        "AgentCoder and Hiformer: Multi-Agent state",
-        "The state of the art, not the art of the state.",
-    )
+    marks = Highlighter(parse_query('AgentFormer "state of the art"'))
+    title = marks.title("AgentCoder and Hiformer: Multi-Agent state")
+    abstract = marks.abstract("The state of the art, not the art of the state.")
     assert title == "<mark>Agent</mark>Coder and Hi<mark>former</mark>: Multi-<mark>Agent</mark> state"
     assert abstract == "The <mark>state of the art</mark>, not the art of the state."
 

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from paperboy.domain import Paper
-from paperboy.index.lexical import LexicalIndex, highlight, index_path
+from paperboy.index.lexical import Highlighter, LexicalIndex, index_path
 from paperboy.index.query import parse_query
 from paperboy.index.sync import rebuild
 from paperboy.settings import Settings
@@ -49,5 +49,5 @@ def test_agentformer_on_the_real_archive(store: Store, settings: Settings, share
     # a title with the literal compound (none in the archive) beats them all
     index.add_or_replace([Paper(id="literal", title="AgentFormer: Agent-Aware Transformers", abstract="x")])
     assert index.search(parse_query("AgentFormer"), limit=1)[0].paper_id == "literal"
-    title, _ = highlight(parse_query("AgentFormer"), "AgentFormer: Agent-Aware Transformers", "x")
+    title = Highlighter(parse_query("AgentFormer")).title("AgentFormer: Agent-Aware Transformers")
     assert title == "<mark>AgentFormer</mark>: <mark>Agent</mark>-Aware Trans<mark>former</mark>s"
