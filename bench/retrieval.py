@@ -12,8 +12,9 @@ What it does, in order:
    and hybrid with the shipped fusion settings;
 4. computes the baselines in the same run: bm25s (Snowball stemming, English stop words), reciprocal rank fusion of
    bm25s and dense (k=60), and a min-max-normalised weighted sum 0.4 bm25s + 0.6 dense (top 100 of each);
-5. tunes the fusion (lexical weight, normalisation) by k-fold cross-validation: for each fold the best setting on
-   the other folds is scored on this fold; the table reports the pooled held-out nDCG@10, the figure to trust.
+5. tunes the fusion (BM25 and coverage weights, normalisation, title boost) by k-fold cross-validation: for each
+   fold the best setting on the other folds is scored on this fold; the table reports the pooled held-out
+   nDCG@10, the figure to trust.
 
 nDCG@10 with binary judgments (all SciFact judgments are 1), recall@100 as the share of relevant documents found.
 """
@@ -28,6 +29,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +49,8 @@ from paperboy.store import Store
 
 DEPTH = 200  # candidates per half, as the shipped Fusion
 WEIGHTS = [round(0.05 * i, 2) for i in range(0, 21)]
-TITLE_BOOSTS = (0.3, 0.5, 1.0, 2.5)
+TITLE_BOOSTS = (0.3, 1.0, 2.5)
+COVERAGE_WEIGHTS = (0.0, 0.2, 0.35, 0.5)
 
 
 # -- metrics -------------------------------------------------------------------------------------------------------
@@ -169,22 +172,25 @@ def top(scores: dict[str, float], n: int = 100) -> dict[str, float]:
 # -- cross-validation ----------------------------------------------------------------------------------------------
 
 
-Candidates = dict[float, dict[str, tuple[dict[str, float], dict[str, float]]]]  # title boost -> query -> halves
+Candidates = dict[float, dict[str, tuple[dict[str, float], dict[str, float], dict[str, float]]]]
+# title boost -> query -> (lexical, dense, coverage)
 
 
 def fused_ranking(cands: Candidates, qid: str, fusion: hybrid.Fusion) -> list[str]:
-    lexical, dense = cands[fusion.title_boost][qid]
-    return [s.paper_id for s in hybrid.fuse(lexical, dense, fusion)]
+    lexical, dense, coverage = cands[fusion.title_boost][qid]
+    return [s.paper_id for s in hybrid.fuse(lexical, dense, fusion, coverage=coverage)]
 
 
 def cross_validate(
     cands: Candidates, qrels: dict[str, dict[str, int]], folds: int
 ) -> tuple[float, float, list[hybrid.Fusion], hybrid.Fusion, float]:
     grid = [
-        hybrid.Fusion(lexical_weight=w, normalisation=n, title_boost=t)
+        hybrid.Fusion(lexical_weight=w, coverage_weight=c, normalisation=n, title_boost=t)
         for t in TITLE_BOOSTS
         for n in hybrid.NORMALISATIONS
+        for c in COVERAGE_WEIGHTS
         for w in WEIGHTS
+        if w + c <= 1.0 + 1e-9
     ]
     qids = sorted(qrels)
     per_query: dict[hybrid.Fusion, dict[str, float]] = {}  # nDCG@10 of every setting on every query
@@ -211,7 +217,7 @@ def cross_validate(
 
 
 def describe(f: hybrid.Fusion) -> str:
-    return f"{f.lexical_weight}/{f.normalisation}/{f.title_boost}"
+    return f"{f.lexical_weight}/{f.coverage_weight}/{f.normalisation}/{f.title_boost}"
 
 
 # -- main ----------------------------------------------------------------------------------------------------------
@@ -229,7 +235,8 @@ def main() -> None:
         qvecs = query_vectors(data, embedder, args.backend)
         shipped = hybrid.Fusion()
         searcher = hybrid.HybridSearcher(lexical, ann, lambda text: embedder.embed_query(text), shipped)
-        runs: dict[str, dict[str, list[str]]] = {"bm25": {}, "bm25-hybrid-boost": {}, "dense": {}, "hybrid": {}}
+        names = ("bm25", "bm25-hybrid-boost", "dense", "hybrid", "hybrid-no-coverage")
+        runs: dict[str, dict[str, list[str]]] = {name: {} for name in names}
         cands: Candidates = {t: {} for t in TITLE_BOOSTS}
         timings: list[float] = []
         for qid, text in data.queries.items():
@@ -248,9 +255,11 @@ def main() -> None:
                 dense = dict(top_dense)
                 missing = [pid for pid in lex if pid not in dense]
                 dense.update(ann.search(vector, len(missing), allowed_ids=missing) if missing else [])
-                cands[boost][qid] = (lex, dense)
+                cands[boost][qid] = (lex, dense, lexical.coverage(query, [*lex, *dense]))
             runs["bm25"][qid] = [h.paper_id for h in lexical.search(query, 100)]
             runs["bm25-hybrid-boost"][qid] = list(cands[shipped.title_boost][qid][0])[:100]
+            no_coverage = replace(shipped, coverage_weight=0.0, lexical_weight=0.3)
+            runs["hybrid-no-coverage"][qid] = fused_ranking(cands, qid, no_coverage)[:100]
             runs["dense"][qid] = [pid for pid, _ in ann.search(vector, 100)]
         base = bm25s_runs(data, DEPTH)
         dense100 = {q: dict(ann.search(qvecs[q], 100)) for q in data.queries}
@@ -267,18 +276,23 @@ def main() -> None:
         ("min-max 0.4 bm25s + 0.6 dense (baseline)", "minmax"),
         (f"paperboy BM25 alone (tantivy, title boost {TITLE_BOOST}, sub-words)", "bm25"),
         (f"paperboy BM25, hybrid's lexical half (title boost {shipped.title_boost})", "bm25-hybrid-boost"),
-        (f"paperboy hybrid, shipped (w={shipped.lexical_weight}, {shipped.normalisation})", "hybrid"),
+        ("paperboy hybrid without coverage (0.3 BM25 + 0.7 dense)", "hybrid-no-coverage"),
+        (
+            f"paperboy hybrid, shipped ({shipped.lexical_weight} BM25 + {shipped.dense_weight:.2f} dense"
+            f" + {shipped.coverage_weight} coverage)",
+            "hybrid",
+        ),
     ]
     print()
     print(f"SciFact training judgments, {len(data.qrels)} queries, embeddings: {args.backend}")
-    print(f"{'method':<56} {'nDCG@10':>8} {'R@100':>7}")
-    print("-" * 73)
+    print(f"{'method':<66} {'nDCG@10':>8} {'R@100':>7}")
+    print("-" * 83)
     for label, key in rows:
         ndcg, recall = evaluate(runs[key], data.qrels)
-        print(f"{label:<56} {ndcg:>8.3f} {recall:>7.3f}")
-    print(f"{f'paperboy hybrid, {args.folds}-fold CV held-out (tuned per fold)':<56} {cv_ndcg:>8.3f} {cv_recall:>7.3f}")
+        print(f"{label:<66} {ndcg:>8.3f} {recall:>7.3f}")
+    print(f"{f'paperboy hybrid, {args.folds}-fold CV held-out (tuned per fold)':<66} {cv_ndcg:>8.3f} {cv_recall:>7.3f}")
     print()
-    print("chosen per fold (weight/normalisation/title boost): " + ", ".join(map(describe, chosen)))
+    print("chosen per fold (BM25/coverage weight, normalisation, title boost): " + ", ".join(map(describe, chosen)))
     print(f"best on all training queries (in-sample): {describe(overall)}, nDCG@10 {in_sample:.3f}")
     timings.sort()
     print(f"hybrid query time here (query vector cached): p50 {1000 * timings[len(timings) // 2]:.1f} ms")

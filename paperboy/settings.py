@@ -124,9 +124,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("embedding_batch_size", int, 64, "Papers embedded and committed per batch (a crash loses at most one)."),
     Setting("embed_in_background", bool, True,
             "`paperboy serve` embeds new papers in a background thread; off: only `paperboy index` embeds."),
-    Setting("search_lexical_weight", float, 0.3,
-            "Weight of BM25 in hybrid search (the rest is the embedding similarity), both min-max normalised per "
-            "query; 0.3 is the cross-validated choice on SciFact (`bench/retrieval.py`)."),
+    Setting("search_lexical_weight", float, 0.2,
+            "Weight of BM25 in hybrid search, min-max normalised per query; the embedding similarity gets what "
+            "this and the coverage weight leave. Cross-validated on SciFact (`bench/retrieval.py`)."),
+    Setting("search_coverage_weight", float, 0.2,
+            "Weight in hybrid search of how much of the query a paper contains (the idf-weighted share of its "
+            "words found in title or abstract). Cross-validated on SciFact; 0 turns it off."),
     Setting("search_title_boost", float, 0.3,
             "Weight of a title match against an abstract match in hybrid search's BM25 half (cross-validated on "
             "SciFact; plain lexical search, before papers are embedded, boosts titles 2.5x)."),

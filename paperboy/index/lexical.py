@@ -235,6 +235,38 @@ class LexicalIndex:
         found = searcher.search(built, len(ids), count=False).hits
         return {str(searcher.doc(address).get_first("id")) for _, address in found}
 
+    def coverage(self, query: ParsedQuery, ids: Collection[str]) -> dict[str, float]:
+        """How much of the query each of ``ids`` contains: the idf-weighted share of the query's words (stemmed)
+        found in its title or abstract, 0.0 to 1.0; papers with none are left out.
+
+        Why: BM25 rewards a word said ten times nearly as much as two rarer words said once, and the dense half
+        does not count words at all; a paper that names *all* of a claim's rare words is usually the one meant.
+        As a third signal of the hybrid fusion it lifts SciFact nDCG@10 by 0.005-0.01 (bench/retrieval.py).
+        Words no paper has are left out of the share, so a typo does not shrink it. Scored in one search
+        restricted to the given ids, so its cost does not grow with the index."""
+        ids = list(dict.fromkeys(ids))
+        weights = {stem: self._text_idf(stem) for stem in analysis.analyze(query.plain_text)}
+        weights = {stem: idf for stem, idf in weights.items() if idf > 0}
+        total = sum(weights.values())
+        if not ids or total <= 0:
+            return {}
+        clauses = [(tantivy.Occur.Must, _zero(tantivy.Query.term_set_query(self.schema, "id", ids)))]
+        for stem, idf in weights.items():
+            either = [
+                tantivy.Query.const_score_query(tantivy.Query.term_query(self.schema, field, stem), idf / total)
+                for field in ("title", "abstract")
+            ]
+            clauses.append((tantivy.Occur.Should, tantivy.Query.disjunction_max_query(either)))
+        searcher = self.index.searcher()
+        found = searcher.search(tantivy.Query.boolean_query(clauses), len(ids), count=False).hits
+        return {
+            str(searcher.doc(address).get_first("id")): min(1.0, float(score)) for score, address in found if score > 0
+        }
+
+    def _text_idf(self, term: str) -> float:
+        """A stem's idf in title or abstract, whichever more papers use it in (close to its idf in either)."""
+        return min((idf for idf in (self._idf("title", term), self._idf("abstract", term)) if idf > 0), default=0.0)
+
     def _query(self, query: ParsedQuery, filters: Filters, title_boost: float = TITLE_BOOST) -> tantivy.Query | None:
         clauses: list[tuple[tantivy.Occur, tantivy.Query]] = []
         scoring = [q for term in _meaningful_terms(query.terms) for q in self._term_clauses(term, title_boost)]

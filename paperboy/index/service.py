@@ -139,6 +139,7 @@ class SearchService:
     def fusion(self) -> Fusion:
         return Fusion(
             lexical_weight=self.settings.search_lexical_weight,
+            coverage_weight=self.settings.search_coverage_weight,
             title_boost=self.settings.search_title_boost,
             candidates=self.settings.search_candidates,
             recency_weight=self.settings.search_recency_weight,

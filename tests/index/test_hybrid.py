@@ -48,7 +48,8 @@ def test_normalise_minmax_and_zscore() -> None:
 def test_fuse_combines_both_halves_and_keeps_unembedded_papers() -> None:
     lexical = {"both": 10.0, "lex-only": 8.0, "unembedded": 9.0, "low": 2.0}
     dense = {"both": 0.9, "dense-only": 0.8, "lex-only": 0.1, "low": 0.5}
-    fused = fuse(lexical, dense, Fusion(lexical_weight=0.5), embedded=lambda pid: pid != "unembedded")
+    half = Fusion(lexical_weight=0.5, coverage_weight=0.0)
+    fused = fuse(lexical, dense, half, embedded=lambda pid: pid != "unembedded")
     order = [s.paper_id for s in fused]
     assert order[0] == "both"  # best in both halves
     by_id = {s.paper_id: s for s in fused}
@@ -63,8 +64,27 @@ def test_fuse_combines_both_halves_and_keeps_unembedded_papers() -> None:
 def test_weight_one_is_lexical_order_and_zero_is_dense_order() -> None:
     lexical = {"a": 3.0, "b": 2.0, "c": 1.0}
     dense = {"a": 0.1, "b": 0.5, "c": 0.9}
-    assert [s.paper_id for s in fuse(lexical, dense, Fusion(lexical_weight=1.0))] == ["a", "b", "c"]
-    assert [s.paper_id for s in fuse(lexical, dense, Fusion(lexical_weight=0.0))] == ["c", "b", "a"]
+    lexical_only = Fusion(lexical_weight=1.0, coverage_weight=0.0)
+    dense_only = Fusion(lexical_weight=0.0, coverage_weight=0.0)
+    assert [s.paper_id for s in fuse(lexical, dense, lexical_only)] == ["a", "b", "c"]
+    assert [s.paper_id for s in fuse(lexical, dense, dense_only)] == ["c", "b", "a"]
+
+
+def test_coverage_adds_its_weight_and_lifts_papers_that_hold_the_whole_query() -> None:
+    """BM25 prefers "repeats" (one query word many times) and the dense half is undecided; the paper that holds
+    every query word ("covers") must win once coverage counts, and every score is the documented weighted sum."""
+    lexical = {"repeats": 9.0, "covers": 8.0, "neither": 1.0}
+    dense = {"repeats": 0.50, "covers": 0.50, "neither": 0.40, "dense-only": 0.45}
+    coverage = {"repeats": 0.3, "covers": 1.0, "dense-only": 0.5}
+    without = fuse(lexical, dense, Fusion(lexical_weight=0.3, coverage_weight=0.0), coverage=coverage)
+    assert [s.paper_id for s in without][:2] == ["repeats", "covers"]
+    fusion = Fusion(lexical_weight=0.2, coverage_weight=0.35)
+    assert fusion.dense_weight == pytest.approx(0.45)
+    fused = {s.paper_id: s.score for s in fuse(lexical, dense, fusion, coverage=coverage)}
+    assert max(fused, key=fused.__getitem__) == "covers"
+    assert fused["covers"] == pytest.approx(0.2 * 7 / 8 + 0.45 * 1.0 + 0.35 * 1.0)
+    assert fused["dense-only"] == pytest.approx(0.2 * 0.0 + 0.45 * 0.5 + 0.35 * 0.5)
+    assert fused["neither"] == pytest.approx(0.0)  # lowest in both halves, no coverage given: 0.0
 
 
 def test_recency_boost_moves_newer_papers_up_and_is_off_by_default() -> None:
@@ -108,9 +128,31 @@ def test_the_query_is_embedded_while_its_lexical_half_runs(tmp_path: Path) -> No
     assert found[0].paper_id == "p3" and len(found) == 3  # same lexical score for all: the vector decides
 
 
+def test_hybrid_search_counts_coverage_so_the_paper_with_all_query_words_wins(tmp_path: Path) -> None:
+    """Same vector for every paper (the dense half cannot decide); BM25 prefers the paper that repeats one query
+    word, hybrid search the paper that holds both words, through the coverage the searcher asks the index for."""
+    papers = [
+        Paper(id="repeats", title="Cell study", abstract="Protein protein protein."),
+        Paper(id="covers", title="Cell study", abstract="Protein, and chaperonin."),
+        *(Paper(id=f"filler{i}", title=f"Cell study {i}", abstract="Chaperonin in cells.") for i in range(3)),
+    ]
+    lexical = LexicalIndex(tmp_path / "lexical")
+    lexical.add_or_replace(papers)
+    vectors = VectorIndex(tmp_path / "vectors", model="test")
+    same = np.ones((len(papers), DIM), dtype=np.float32) / math.sqrt(DIM)
+    vectors.upsert([p.id for p in papers], same)
+    query = parse_query("protein chaperonin")
+    searcher = HybridSearcher(lexical, vectors, lambda _text: same[0])
+    assert [s.paper_id for s in searcher.search(query, 2)] == ["covers", "repeats"]
+    without = HybridSearcher(lexical, vectors, lambda _text: same[0], Fusion(lexical_weight=0.4, coverage_weight=0.0))
+    assert [s.paper_id for s in without.search(query, 2)] == ["repeats", "covers"]
+
+
 def test_bad_fusion_settings_are_refused() -> None:
     with pytest.raises(ValueError, match="between 0 and 1"):
         Fusion(lexical_weight=1.5)
+    with pytest.raises(ValueError, match=r"coverage weight 0\.5 must be between 0 and 1 - lexical weight"):
+        Fusion(lexical_weight=0.8, coverage_weight=0.5)
     with pytest.raises(ValueError, match="normalisation"):
         Fusion(normalisation="softmax")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -226,3 +227,31 @@ def test_plain_and_separated_words_make_one_flat_union_of_terms(index: LexicalIn
         assert shape.count("BooleanQuery") == 1, shape
         assert "Phrase" not in shape and "Const(" not in shape and "Disjunction" not in shape, shape
     assert "Const(" in repr(index._query(parse_query("AgentFormer"), Filters(), 0.3))
+
+
+def test_coverage_is_the_idf_weighted_share_of_query_words_a_paper_holds(tmp_path: Path) -> None:
+    """Rare words weigh more than common ones, repeating a word adds nothing, and only the given papers count."""
+    texts = {
+        "all": ("Pluripotent stem cells", "Stem cells from mice."),
+        "repeats": ("Stem cells", "Stem cells, stem cells and more stem cells."),
+        "rare": ("Pluripotency", "Pluripotent states."),
+        "filler1": ("Stem cells", "Cells."),
+        "filler2": ("Stem cells", "Cells."),
+        "none": ("Cooking", "Recipes."),
+    }
+    index = LexicalIndex(index_path(tmp_path / "data"))
+    index.add_or_replace([paper(pid, title, abstract) for pid, (title, abstract) in texts.items()])
+
+    def idf(df: int) -> float:
+        return math.log(1 + (len(texts) - df + 0.5) / (df + 0.5))
+
+    total = idf(2) + 2 * idf(4) + idf(1)  # pluripotent in 2 papers, stem and cell in 4 each, mice in 1
+    query = parse_query("pluripotent stem cells mice qqxzzy")  # qqxzzy: in no paper, left out of the share
+    coverage = index.coverage(query, [*texts, "not-indexed"])
+    assert coverage["all"] == pytest.approx(1.0)
+    assert coverage["repeats"] == pytest.approx(2 * idf(4) / total)
+    assert coverage["rare"] == pytest.approx(idf(2) / total)
+    assert coverage["rare"] > coverage["repeats"] / 2  # one rare word outweighs a common one
+    assert "none" not in coverage and "not-indexed" not in coverage
+    assert set(index.coverage(query, ["repeats"])) == {"repeats"}  # only the papers asked about
+    assert index.coverage(query, []) == {} and index.coverage(parse_query("qqxzzy"), ["all"]) == {}
