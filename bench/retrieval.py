@@ -234,6 +234,7 @@ def main() -> None:
         store, lexical, ann, embedder = build(Path(tmp), data, args.backend)
         qvecs = query_vectors(data, embedder, args.backend)
         shipped = hybrid.Fusion()
+        no_coverage = replace(shipped, coverage_weight=0.0, lexical_weight=0.3)
         searcher = hybrid.HybridSearcher(lexical, ann, lambda text: embedder.embed_query(text), shipped)
         names = ("bm25", "bm25-hybrid-boost", "dense", "hybrid", "hybrid-no-coverage")
         runs: dict[str, dict[str, list[str]]] = {name: {} for name in names}
@@ -258,7 +259,6 @@ def main() -> None:
                 cands[boost][qid] = (lex, dense, lexical.coverage(query, [*lex, *dense]))
             runs["bm25"][qid] = [h.paper_id for h in lexical.search(query, 100)]
             runs["bm25-hybrid-boost"][qid] = list(cands[shipped.title_boost][qid][0])[:100]
-            no_coverage = replace(shipped, coverage_weight=0.0, lexical_weight=0.3)
             runs["hybrid-no-coverage"][qid] = fused_ranking(cands, qid, no_coverage)[:100]
             runs["dense"][qid] = [pid for pid, _ in ann.search(vector, 100)]
         base = bm25s_runs(data, DEPTH)
@@ -276,7 +276,11 @@ def main() -> None:
         ("min-max 0.4 bm25s + 0.6 dense (baseline)", "minmax"),
         (f"paperboy BM25 alone (tantivy, title boost {TITLE_BOOST}, sub-words)", "bm25"),
         (f"paperboy BM25, hybrid's lexical half (title boost {shipped.title_boost})", "bm25-hybrid-boost"),
-        ("paperboy hybrid without coverage (0.3 BM25 + 0.7 dense)", "hybrid-no-coverage"),
+        (
+            f"paperboy hybrid without coverage ({no_coverage.lexical_weight} BM25"
+            f" + {no_coverage.dense_weight:.1f} dense)",
+            "hybrid-no-coverage",
+        ),
         (
             f"paperboy hybrid, shipped ({shipped.lexical_weight} BM25 + {shipped.dense_weight:.2f} dense"
             f" + {shipped.coverage_weight} coverage)",
