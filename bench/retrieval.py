@@ -51,6 +51,7 @@ DEPTH = 200  # candidates per half, as the shipped Fusion
 WEIGHTS = [round(0.05 * i, 2) for i in range(0, 21)]
 TITLE_BOOSTS = (0.3, 1.0, 2.5)
 COVERAGE_WEIGHTS = (0.0, 0.2, 0.35, 0.5)
+COVERAGE_DEPTHS = (10, 20, 50, 100, 2 * DEPTH)  # 2 * DEPTH: every candidate of both halves
 
 
 # -- metrics -------------------------------------------------------------------------------------------------------
@@ -176,9 +177,14 @@ Candidates = dict[float, dict[str, tuple[dict[str, float], dict[str, float], dic
 # title boost -> query -> (lexical, dense, coverage)
 
 
-def fused_ranking(cands: Candidates, qid: str, fusion: hybrid.Fusion) -> list[str]:
+def fused_ranking(cands: Candidates, qid: str, fusion: hybrid.Fusion, limit: int = 100) -> list[str]:
+    """The hybrid's ranking from cached candidates, coverage read for the same head as the searcher reads it."""
     lexical, dense, coverage = cands[fusion.title_boost][qid]
-    return [s.paper_id for s in hybrid.fuse(lexical, dense, fusion, coverage=coverage)]
+
+    def coverage_of(head: Sequence[str]) -> dict[str, float]:
+        return {pid: coverage[pid] for pid in head if pid in coverage}
+
+    return [s.paper_id for s in hybrid.fuse_with_coverage(lexical, dense, fusion, coverage_of, limit)]
 
 
 def cross_validate(
@@ -267,6 +273,11 @@ def main() -> None:
         runs["rrf"] = {q: rrf(top(base[q]), dense100[q])[:100] for q in data.queries}
         runs["minmax"] = {q: weighted_minmax(top(base[q]), dense100[q], 0.4)[:100] for q in data.queries}
         cv_ndcg, cv_recall, chosen, overall, in_sample = cross_validate(cands, data.qrels, args.folds)
+        qids = list(cands[shipped.title_boost])
+        depths = {
+            depth: {q: fused_ranking(cands, q, replace(shipped, coverage_depth=depth), 10) for q in qids}
+            for depth in COVERAGE_DEPTHS
+        }
         store.close()
 
     rows = [
@@ -298,6 +309,9 @@ def main() -> None:
     print()
     print("chosen per fold (BM25/coverage weight, normalisation, title boost): " + ", ".join(map(describe, chosen)))
     print(f"best on all training queries (in-sample): {describe(overall)}, nDCG@10 {in_sample:.3f}")
+    print()
+    print("coverage read for the best N fused candidates only (shipped weights, 10 results asked for):")
+    print("  " + ", ".join(f"N={n}: nDCG@10 {evaluate(runs, data.qrels)[0]:.3f}" for n, runs in depths.items()))
     timings.sort()
     print(f"hybrid query time here (query vector cached): p50 {1000 * timings[len(timings) // 2]:.1f} ms")
 

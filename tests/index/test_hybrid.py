@@ -22,7 +22,7 @@ from paperboy.app import Paperboy
 from paperboy.domain import Paper
 from paperboy.index.embed import DIM, Embedder, paper_text
 from paperboy.index.embedding_job import embed_pending
-from paperboy.index.hybrid import Fusion, HybridSearcher, Scored, fuse, normalise, recency_boost
+from paperboy.index.hybrid import Fusion, HybridSearcher, Scored, fuse, fuse_with_coverage, normalise, recency_boost
 from paperboy.index.lexical import Hit, LexicalIndex
 from paperboy.index.query import parse_query
 from paperboy.index.service import SearchService
@@ -85,6 +85,31 @@ def test_coverage_adds_its_weight_and_lifts_papers_that_hold_the_whole_query() -
     assert fused["covers"] == pytest.approx(0.2 * 7 / 8 + 0.45 * 1.0 + 0.35 * 1.0)
     assert fused["dense-only"] == pytest.approx(0.2 * 0.0 + 0.45 * 0.5 + 0.35 * 0.5)
     assert fused["neither"] == pytest.approx(0.0)  # lowest in both halves, no coverage given: 0.0
+
+
+def test_coverage_is_asked_only_for_the_fused_head_and_reorders_only_it() -> None:
+    """Coverage is read for the best ``max(coverage_depth, limit)`` fused candidates, no more: the papers below
+    keep their order and stay below the head, however much of the query they hold."""
+    lexical = {f"p{i}": float(100 - i) for i in range(20)}
+    dense = {f"p{i}": 0.5 for i in range(20)}
+    holds_every_word = {"p3", "p15"}  # p15 is not in the head
+    asked: list[list[str]] = []
+
+    def coverage_of(head: Sequence[str]) -> dict[str, float]:
+        asked.append(list(head))
+        return {pid: 1.0 for pid in head if pid in holds_every_word}
+
+    fusion = Fusion(lexical_weight=0.2, coverage_weight=0.2, coverage_depth=5)
+    ranked = [s.paper_id for s in fuse_with_coverage(lexical, dense, fusion, coverage_of, limit=3)]
+    assert asked == [["p0", "p1", "p2", "p3", "p4"]]
+    assert ranked[:5] == ["p3", "p0", "p1", "p2", "p4"]
+    assert ranked[5:] == [f"p{i}" for i in range(5, 20)]  # p15 not lifted: its coverage was never asked for
+    asked.clear()
+    fuse_with_coverage(lexical, dense, fusion, coverage_of, limit=8)
+    assert len(asked[0]) == 8  # a longer page widens the head to what is shown
+    asked.clear()
+    without = fuse_with_coverage(lexical, dense, Fusion(coverage_weight=0.0), coverage_of, limit=3)
+    assert asked == [] and [s.paper_id for s in without] == [f"p{i}" for i in range(20)]
 
 
 def test_recency_boost_moves_newer_papers_up_and_is_off_by_default() -> None:
