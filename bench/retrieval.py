@@ -30,6 +30,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +43,7 @@ from paperboy.index.embed import paper_text
 from paperboy.index.embedding_job import embed_pending
 from paperboy.index.lexical import TITLE_BOOST, LexicalIndex
 from paperboy.index.query import QueryError, parse_query
+from paperboy.index.service import stored_texts
 from paperboy.index.vectors import VectorIndex
 from paperboy.sources import jsonl
 from paperboy.sources.base import ingest
@@ -241,7 +243,9 @@ def main() -> None:
         qvecs = query_vectors(data, embedder, args.backend)
         shipped = hybrid.Fusion()
         no_coverage = replace(shipped, coverage_weight=0.0, lexical_weight=0.3)
-        searcher = hybrid.HybridSearcher(lexical, ann, lambda text: embedder.embed_query(text), shipped)
+        searcher = hybrid.HybridSearcher(
+            lexical, ann, lambda text: embedder.embed_query(text), shipped, texts=partial(stored_texts, store)
+        )
         names = ("bm25", "bm25-hybrid-boost", "dense", "hybrid", "hybrid-no-coverage")
         runs: dict[str, dict[str, list[str]]] = {name: {} for name in names}
         cands: Candidates = {t: {} for t in TITLE_BOOSTS}
@@ -257,12 +261,17 @@ def main() -> None:
             runs["hybrid"][qid] = [s.paper_id for s in searcher.search(query, 100)]
             timings.append(time.perf_counter() - started)
             top_dense = dict(ann.search(vector, DEPTH))
+            halves = {}
             for boost in TITLE_BOOSTS:
                 lex = {h.paper_id: h.score for h in lexical.search(query, DEPTH, title_boost=boost)}
                 dense = dict(top_dense)
                 missing = [pid for pid in lex if pid not in dense]
                 dense.update(ann.search(vector, len(missing), allowed_ids=missing) if missing else [])
-                cands[boost][qid] = (lex, dense, lexical.coverage(query, [*lex, *dense]))
+                halves[boost] = (lex, dense)
+            every = {pid for lex, dense in halves.values() for pid in [*lex, *dense]}
+            coverage = lexical.coverage(query, stored_texts(store, every))  # fused_ranking reads its head's
+            for boost, (lex, dense) in halves.items():
+                cands[boost][qid] = (lex, dense, coverage)
             runs["bm25"][qid] = [h.paper_id for h in lexical.search(query, 100)]
             runs["bm25-hybrid-boost"][qid] = list(cands[shipped.title_boost][qid][0])[:100]
             runs["hybrid-no-coverage"][qid] = fused_ranking(cands, qid, no_coverage)[:100]

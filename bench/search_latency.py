@@ -10,7 +10,8 @@ Gaussian vectors, which understate ANN recall). Queries: real SciFact claims and
 
 Each row is measured in its own fresh process that loads the built index from disk, so "index RSS" is the memory
 that serving it costs (resident set after loading and querying, minus before) and "peak RSS" the process's maximum.
-Hybrid embeds every query with paperboy's query embedder (ONNX int8) and includes that in its latency; "dense"
+Hybrid embeds every query with paperboy's query embedder (ONNX int8) and includes that in its latency, and reads
+its best candidates' texts for coverage from texts.db (SQLite by primary key, as from the store); "dense"
 is given the query vectors pre-computed, so dense vs numpy compares search alone. "recall@10" compares dense
 top-10 with the exact top-10 from brute force (reading those exact vectors is what the dense row's peak includes).
 """
@@ -27,7 +28,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 import numpy as np
@@ -120,6 +121,33 @@ def build(docs: int) -> None:
     (folder / "done.json").write_text(json.dumps({"build_seconds": timings, "docs": docs}))
 
 
+def write_texts(folder: Path) -> None:
+    """texts.db: each document's title and abstract by id, the stand-in for the store that hybrid search reads
+    coverage from (paperboy.index.service.stored_texts). Copied from the FTS5 table, whose ids are not indexed."""
+    target = folder / "texts.db"
+    if target.exists():
+        return
+    partial = folder / "texts.db.partial"
+    partial.unlink(missing_ok=True)
+    conn = sqlite3.connect(partial)
+    conn.execute("CREATE TABLE papers (id TEXT PRIMARY KEY, text TEXT NOT NULL) WITHOUT ROWID")
+    conn.execute("ATTACH DATABASE ? AS fts", (str(folder / "fts5.db"),))
+    conn.execute("INSERT INTO papers SELECT id, title || char(10) || abstract FROM fts.docs")
+    conn.commit()
+    conn.close()
+    partial.rename(target)
+
+
+def texts_lookup(folder: Path) -> Callable[[Collection[str]], dict[str, str]]:
+    conn = sqlite3.connect(folder / "texts.db", check_same_thread=False)
+
+    def texts(ids: Collection[str]) -> dict[str, str]:
+        marks = ",".join("?" * len(ids))
+        return dict(conn.execute(f"SELECT id, text FROM papers WHERE id IN ({marks})", list(ids)).fetchall())
+
+    return texts
+
+
 # -- measuring (one row per process) -------------------------------------------------------------------------------
 
 
@@ -152,7 +180,7 @@ def measure(row: str, docs: int) -> dict[str, object]:
             embedder = corpus.embedder()
             embedder.batch_size = 1
             embedder.embed_query("warm up")
-            searcher = HybridSearcher(lexical, vectors, embedder.embed_query)
+            searcher = HybridSearcher(lexical, vectors, embedder.embed_query, texts=texts_lookup(folder))
 
             def search(i: int) -> object:
                 return searcher.search(parsed[i], 10)
@@ -220,6 +248,7 @@ def main() -> None:
         shutil.rmtree(folder_for(args.docs), ignore_errors=True)
     build(args.docs)
     folder = folder_for(args.docs)
+    write_texts(folder)  # here, not in build: corpora built before texts.db existed get it too
     built = json.loads((folder / "done.json").read_text())
     results = []
     for row in ROWS:

@@ -21,8 +21,10 @@ How (measured on SciFact training judgments by ``bench/retrieval.py``, with 5-fo
   answered by the abstract that names all of their rare words. Its weight, 0.2 (BM25 0.2, dense 0.6), is below
   the 0.35 that cross-validation on all of SciFact picks (0.739 vs 0.736 at 0.2 and 0.730 without coverage): on
   the test suite's 300-paper SciFact subset, where the dense half alone is strong, 0.35 drops hybrid search
-  below dense alone, 0.2 keeps it above. One search restricted to the candidates' ids: ~1-2 ms at 5k papers,
-  ~38 ms at a million (hybrid p95 20.8 -> 72.4 ms there; ``search_coverage_weight = 0`` skips it).
+  below dense alone, 0.2 keeps it above. It is read for the best 50 fused candidates only
+  (:func:`fuse_with_coverage`; nDCG@10 is the same from 20 up), from their texts in the store: ~5 ms whatever
+  the index's size. (Asked of tantivy for all ~400 candidates it took ~38 ms at a million papers, and hybrid p95
+  rose from 18.7 to 72.4 ms there.)
 - A paper with no vector yet (the background job has not reached it) takes its normalised lexical score for both
   halves, so it is ranked as if the halves agreed: found, not buried.
 - The query syntax binds both halves: phrases must occur, exclusions remove, filters restrict. Dense candidates
@@ -52,6 +54,7 @@ FILTERED_EXACT_LIMIT = 5000  # with a filter allowing at most this many papers, 
 
 EmbedQuery = Callable[[str], np.ndarray]
 PublishedLookup = Callable[[Collection[str]], Mapping[str, datetime | None]]
+TextLookup = Callable[[Collection[str]], Mapping[str, str]]  # paper id -> its title and abstract (the store's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +199,8 @@ def _query_embedding_pool() -> ThreadPoolExecutor:
 
 class HybridSearcher:
     """Runs a parsed query through both halves and fuses them. The dense half is optional: without a vector
-    index, an embedder, or any vectors, the search is lexical only (that is what "not embedded yet" means)."""
+    index, an embedder, or any vectors, the search is lexical only (that is what "not embedded yet" means).
+    ``published`` and ``texts`` read papers' dates (recency boost) and texts (coverage) from the store."""
 
     def __init__(
         self,
@@ -206,6 +210,7 @@ class HybridSearcher:
         fusion: Fusion | None = None,
         published: PublishedLookup | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        texts: TextLookup | None = None,
     ) -> None:
         self.lexical = lexical
         self.vectors = vectors
@@ -213,6 +218,7 @@ class HybridSearcher:
         self.fusion = fusion or Fusion()
         self.published = published
         self.clock = clock
+        self.texts = texts
 
     @property
     def dense_ready(self) -> bool:
@@ -247,7 +253,7 @@ class HybridSearcher:
             lexical,
             dense_scores,
             self.fusion,
-            lambda head: self.lexical.coverage(query, head),
+            self._coverage_of(query),
             limit,
             embedded=lambda pid: pid in vectors,
         )
@@ -255,6 +261,13 @@ class HybridSearcher:
             head = fused[: max(depth, limit)]
             fused = recency_boost(head, self.published([s.paper_id for s in head]), self.fusion, self.clock())
         return self._searchable(fused, limit)
+
+    def _coverage_of(self, query: ParsedQuery) -> Callable[[Sequence[str]], Mapping[str, float]]:
+        """How the fusion reads coverage: from the papers' texts; without a text lookup it is not counted."""
+        texts = self.texts
+        if texts is None:
+            return lambda _head: {}
+        return lambda head: self.lexical.coverage(query, texts(head))
 
     def _searchable(self, ranked: Sequence[Scored], limit: int) -> list[Scored]:
         """The first ``limit`` results the lexical index holds: a vector can outlive its paper's visibility (a

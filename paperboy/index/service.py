@@ -148,7 +148,9 @@ class SearchService:
 
     @cached_property
     def searcher(self) -> HybridSearcher:
-        return HybridSearcher(self.lexical, self.vectors, self._embed_query, self.fusion, published=self._published)
+        return HybridSearcher(
+            self.lexical, self.vectors, self._embed_query, self.fusion, published=self._published, texts=self._texts
+        )
 
     def _embed_query(self, text: str) -> np.ndarray:
         vector = self.query_embedder.embed_query(text)
@@ -157,6 +159,9 @@ class SearchService:
 
     def _published(self, ids: Collection[str]) -> dict[str, datetime | None]:
         return {pid: paper.published_at for pid, paper in self.store.get_papers(list(ids)).items()}
+
+    def _texts(self, ids: Collection[str]) -> dict[str, str]:
+        return stored_texts(self.store, ids)
 
     # -- keeping current -------------------------------------------------------------------------------------
 
@@ -381,3 +386,8 @@ def _words(title: str) -> list[str]:
 def _fallback_day(paper: Paper) -> date:
     when = paper.published_at or paper.updated_at
     return when.astimezone(UTC).date() if when else datetime.now(UTC).date()
+
+
+def stored_texts(store: Store, ids: Collection[str]) -> dict[str, str]:
+    """The title and abstract of each paper the store has, the text hybrid search reads coverage from."""
+    return {pid: f"{paper.title}\n{paper.abstract or ''}" for pid, paper in store.get_papers(list(ids)).items()}

@@ -10,7 +10,7 @@ import gzip
 import json
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -155,7 +155,8 @@ def test_the_query_is_embedded_while_its_lexical_half_runs(tmp_path: Path) -> No
 
 def test_hybrid_search_counts_coverage_so_the_paper_with_all_query_words_wins(tmp_path: Path) -> None:
     """Same vector for every paper (the dense half cannot decide); BM25 prefers the paper that repeats one query
-    word, hybrid search the paper that holds both words, through the coverage the searcher asks the index for."""
+    word, hybrid search the paper that holds both words, through the coverage read from the papers' texts; without
+    a text lookup coverage is not counted."""
     papers = [
         Paper(id="repeats", title="Cell study", abstract="Protein protein protein."),
         Paper(id="covers", title="Cell study", abstract="Protein, and chaperonin."),
@@ -167,10 +168,20 @@ def test_hybrid_search_counts_coverage_so_the_paper_with_all_query_words_wins(tm
     same = np.ones((len(papers), DIM), dtype=np.float32) / math.sqrt(DIM)
     vectors.upsert([p.id for p in papers], same)
     query = parse_query("protein chaperonin")
-    searcher = HybridSearcher(lexical, vectors, lambda _text: same[0])
+    by_id = {p.id: f"{p.title}\n{p.abstract}" for p in papers}
+    asked: list[str] = []
+
+    def texts(ids: Collection[str]) -> dict[str, str]:
+        asked.extend(ids)
+        return {pid: by_id[pid] for pid in ids}
+
+    searcher = HybridSearcher(lexical, vectors, lambda _text: same[0], texts=texts)
     assert [s.paper_id for s in searcher.search(query, 2)] == ["covers", "repeats"]
+    assert sorted(asked) == sorted(by_id)  # all five are in the head of 50
     without = HybridSearcher(lexical, vectors, lambda _text: same[0], Fusion(lexical_weight=0.4, coverage_weight=0.0))
     assert [s.paper_id for s in without.search(query, 2)] == ["repeats", "covers"]
+    no_texts = HybridSearcher(lexical, vectors, lambda _text: same[0])
+    assert [s.paper_id for s in no_texts.search(query, 2)] == ["repeats", "covers"]
 
 
 def test_bad_fusion_settings_are_refused() -> None:
@@ -333,6 +344,17 @@ def test_results_carry_highlights_and_entries(built: SearchService) -> None:
     first = page.results[0]
     assert "<mark>" in first.highlighted_title + first.highlighted_summary
     assert not first.listed_on_site and first.entry.paper_id == first.paper.id  # no daily list: a made-up entry
+
+
+def test_the_service_reads_coverage_from_the_stores_texts(built: SearchService, subset: Subset) -> None:
+    """The app's searcher is wired to the store for coverage: a paper's stored title and abstract come back, and a
+    query made of its title's words is fully covered by it."""
+    doc = subset.docs[0]
+    assert built.searcher.texts is not None
+    texts = built.searcher.texts([str(doc["id"]), "no-such-paper"])
+    assert texts == {str(doc["id"]): f"{doc['title']}\n{doc['abstract']}"}
+    query = parse_query(str(doc["title"]))
+    assert built.searcher.lexical.coverage(query, texts)[str(doc["id"])] == pytest.approx(1.0)
 
 
 def test_new_papers_are_found_after_ingest_without_rebuild_and_before_embedding(

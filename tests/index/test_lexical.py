@@ -230,7 +230,9 @@ def test_plain_and_separated_words_make_one_flat_union_of_terms(index: LexicalIn
 
 
 def test_coverage_is_the_idf_weighted_share_of_query_words_a_paper_holds(tmp_path: Path) -> None:
-    """Rare words weigh more than common ones, repeating a word adds nothing, and only the given papers count."""
+    """Rare words weigh more than common ones, repeating a word adds nothing, and only the given texts count,
+    analysed the way the index analyses them (stems: "cells" holds "cell", "pluripotency" does not hold
+    "pluripotent"), weighted by the index's idf."""
     texts = {
         "all": ("Pluripotent stem cells", "Stem cells from mice."),
         "repeats": ("Stem cells", "Stem cells, stem cells and more stem cells."),
@@ -247,11 +249,14 @@ def test_coverage_is_the_idf_weighted_share_of_query_words_a_paper_holds(tmp_pat
 
     total = idf(2) + 2 * idf(4) + idf(1)  # pluripotent in 2 papers, stem and cell in 4 each, mice in 1
     query = parse_query("pluripotent stem cells mice qqxzzy")  # qqxzzy: in no paper, left out of the share
-    coverage = index.coverage(query, [*texts, "not-indexed"])
+    given = {pid: f"{title}\n{abstract}" for pid, (title, abstract) in texts.items()}
+    coverage = index.coverage(query, given)
     assert coverage["all"] == pytest.approx(1.0)
     assert coverage["repeats"] == pytest.approx(2 * idf(4) / total)
     assert coverage["rare"] == pytest.approx(idf(2) / total)
     assert coverage["rare"] > coverage["repeats"] / 2  # one rare word outweighs a common one
-    assert "none" not in coverage and "not-indexed" not in coverage
-    assert set(index.coverage(query, ["repeats"])) == {"repeats"}  # only the papers asked about
-    assert index.coverage(query, []) == {} and index.coverage(parse_query("qqxzzy"), ["all"]) == {}
+    assert "none" not in coverage
+    assert set(index.coverage(query, {"repeats": given["repeats"]})) == {"repeats"}  # only the papers asked about
+    assert index.coverage(query, {}) == {} and index.coverage(parse_query("qqxzzy"), given) == {}
+    # the text decides, not what the index holds of the paper: a fresher text in the store counts as it is
+    assert index.coverage(query, {"all": "Mice only."}) == {"all": pytest.approx(idf(1) / total)}
