@@ -390,4 +390,4 @@ def _fallback_day(paper: Paper) -> date:
 
 def stored_texts(store: Store, ids: Collection[str]) -> dict[str, str]:
     """The title and abstract of each paper the store has, the text hybrid search reads coverage from."""
-    return {pid: f"{paper.title}\n{paper.abstract or ''}" for pid, paper in store.get_papers(list(ids)).items()}
+    return {pid: f"{title}\n{abstract or ''}" for pid, (title, abstract) in store.get_texts(list(ids)).items()}

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from paperboy.domain import DailyEntry, Paper, Record, merge_papers
 from paperboy.store import engine as engines
-from paperboy.store.papers import bulk_insert, insert_papers, load_papers, replace_papers
+from paperboy.store.papers import bulk_insert, insert_papers, load_papers, load_texts, replace_papers
 from paperboy.store.schema import daily_entries, harvest_checkpoints, ingest_runs, papers
 
 INGEST_LOCK_KEY = 7_201_105  # the PostgreSQL advisory lock that serialises ingest batches
@@ -128,6 +128,11 @@ class Store:
     def get_papers(self, ids: Sequence[str]) -> dict[str, Paper]:
         with self.read() as conn:
             return load_papers(conn, ids)
+
+    def get_texts(self, ids: Sequence[str]) -> dict[str, tuple[str, str | None]]:
+        """Title and abstract of each stored paper among ``ids`` (the text search reads, without the rest)."""
+        with self.read() as conn:
+            return load_texts(conn, ids)
 
     def iter_papers(self, batch_size: int = 1000) -> Iterator[Paper]:
         """Every paper in id order, read in keyset-paginated batches so memory stays flat."""

@@ -347,11 +347,12 @@ def test_results_carry_highlights_and_entries(built: SearchService) -> None:
 
 
 def test_the_service_reads_coverage_from_the_stores_texts(built: SearchService, subset: Subset) -> None:
-    """The app's searcher is wired to the store for coverage: a paper's stored title and abstract come back, and a
-    query made of its title's words is fully covered by it."""
+    """The app's searcher is wired to the store for coverage: a paper's stored title and abstract come back (also
+    past the first 900 ids asked, where the store's query is split), and a query made of its title's words is
+    fully covered by it."""
     doc = subset.docs[0]
     assert built.searcher.texts is not None
-    texts = built.searcher.texts([str(doc["id"]), "no-such-paper"])
+    texts = built.searcher.texts([*(f"no-such-paper-{i}" for i in range(1000)), str(doc["id"])])
     assert texts == {str(doc["id"]): f"{doc['title']}\n{doc['abstract']}"}
     query = parse_query(str(doc["title"]))
     assert built.searcher.lexical.coverage(query, texts)[str(doc["id"])] == pytest.approx(1.0)
