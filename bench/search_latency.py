@@ -209,12 +209,11 @@ def measure(row: str, docs: int) -> dict[str, object]:
         else:
             assert vectors is not None
             exact = np.load(folder / "vectors.npy", mmap_mode="r")
-            ids = json.loads((folder / "ids.json").read_text())
             found = [vectors.search(qvecs[i], 10) for i in range(len(queries))]
             truth = exact_top10(exact, qvecs)
             hits = [len(truth[i] & {int(pid[1:]) for pid, _ in found[i]}) / 10 for i in range(len(found))]
             extra["recall@10"] = round(float(np.mean(hits)), 3)
-            del exact, ids
+            del exact
 
             def search(i: int) -> object:
                 return vectors.search(qvecs[i], 10)
