@@ -11,7 +11,8 @@ Gaussian vectors, which understate ANN recall). Queries: real SciFact claims and
 Each row is measured in its own fresh process that loads the built index from disk, so "index RSS" is the memory
 that serving it costs (resident set after loading and querying, minus before) and "peak RSS" the process's maximum.
 Hybrid embeds every query with paperboy's query embedder (ONNX int8) and includes that in its latency, and reads
-its best candidates' texts for coverage from texts.db (SQLite by primary key, as from the store); "dense"
+its best candidates' texts for coverage and the re-ranker from texts.db (SQLite by primary key, as from the
+store); "fused" is the same without the learned re-ranker (paperboy/index/rerank.py), to show its cost; "dense"
 is given the query vectors pre-computed, so dense vs numpy compares search alone. "recall@10" compares dense
 top-10 with the exact top-10 from brute force, over all queries (reading those exact vectors is what the dense
 row's peak includes).
@@ -37,7 +38,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import corpus
 
-ROWS = ("lexical", "dense", "hybrid", "fts5", "numpy")
+ROWS = ("lexical", "dense", "fused", "hybrid", "fts5", "numpy")
 QUERIES = 300
 WARMUP = 10
 
@@ -183,7 +184,7 @@ def measure(row: str, docs: int) -> dict[str, object]:
     before = rss_mb()
     extra: dict[str, object] = {}
     search: Callable[[int], object]
-    if row in ("lexical", "dense", "hybrid"):
+    if row in ("lexical", "dense", "fused", "hybrid"):
         from paperboy.index.hybrid import HybridSearcher
         from paperboy.index.lexical import LexicalIndex
         from paperboy.index.query import parse_query
@@ -192,11 +193,16 @@ def measure(row: str, docs: int) -> dict[str, object]:
         lexical = LexicalIndex(folder / "lexical")
         vectors = VectorIndex(folder / "vectors", model="bench") if row != "lexical" else None
         parsed = [parse_query(q) for q in queries]
-        if row == "hybrid":
+        if row in ("fused", "hybrid"):
+            from paperboy.index import rerank
+
             embedder = corpus.embedder()
             embedder.batch_size = 1
             embedder.embed_query("warm up")
-            searcher = HybridSearcher(lexical, vectors, embedder.embed_query, texts=texts_lookup(folder))
+            reranker = rerank.shipped() if row == "hybrid" else None
+            searcher = HybridSearcher(
+                lexical, vectors, embedder.embed_query, texts=texts_lookup(folder), reranker=reranker
+            )
 
             def search(i: int) -> object:
                 return searcher.search(parsed[i], 10)
@@ -276,6 +282,7 @@ def main() -> None:
     sizes = {
         "lexical": disk_mb(folder / "lexical"),
         "dense": disk_mb(folder / "vectors"),
+        "fused": disk_mb(folder / "lexical") + disk_mb(folder / "vectors"),
         "hybrid": disk_mb(folder / "lexical") + disk_mb(folder / "vectors"),
         "fts5": disk_mb(folder / "fts5.db"),
         "numpy": disk_mb(folder / "vectors.npy"),
@@ -283,7 +290,8 @@ def main() -> None:
     labels = {
         "lexical": "paperboy lexical (tantivy BM25 + sub-words)",
         "dense": "paperboy dense (usearch HNSW f16, vector given)",
-        "hybrid": "paperboy hybrid (query embedding included)",
+        "fused": "paperboy hybrid, fused only (no re-ranker)",
+        "hybrid": "paperboy hybrid, shipped (query embedding included)",
         "fts5": "SQLite FTS5 ranked OR-query (baseline)",
         "numpy": "brute-force numpy f32 (baseline)",
     }

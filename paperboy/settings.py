@@ -135,6 +135,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Weight of a title match against an abstract match in hybrid search's BM25 half (cross-validated on "
             "SciFact; plain lexical search, before papers are embedded, boosts titles 2.5x)."),
     Setting("search_candidates", int, 200, "Candidates each half of hybrid search contributes before fusion."),
+    Setting("search_rerank_depth", int, 50,
+            "Hybrid search's best N fused papers are re-ordered by the learned re-ranker (a LightGBM model trained "
+            "on SciFact, `paperboy/index/rerank.py`; ~10 ms a search); 0 turns it off."),
     Setting("search_recency_weight", float, 0.0,
             "Recency boost of search results: score x (1 + weight x 0.5^(age / half-life)). 0: off."),
     Setting("search_recency_half_life_days", float, 180.0, "Half-life of the search recency boost, in days."),

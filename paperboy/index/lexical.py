@@ -48,6 +48,8 @@ AFFIX_SCORE = 0.7  # ... as a prefix or suffix only: Agentic, Hiformer, Transfor
 WHOLE_FACTOR = 2.0  # the query word whole, in another form: Agent-Former, AgentFormers
 PART_BOOST = 0.05  # a compound's part in the abstract ("agent" for "AgentFormer"): a tie-breaker
 MAX_LIMIT = 10_000
+IDF_CACHE_TERMS = 500_000
+_DOCS_KEY = "\x00papers"  # no analysed term contains a NUL
 WRITER_HEAP_BYTES = 128_000_000
 _SEPARATOR = re.compile(r"[\W_]")  # a word written with a hyphen, slash, dot...: its parts are words of their own
 _MIN_DAY = date(1678, 1, 1)  # tantivy dates span roughly 1677..2262
@@ -88,6 +90,7 @@ class LexicalIndex:
         self._write_lock = threading.Lock()
         self.schema = _schema()
         self.index = self._open()
+        self._idf_cache: dict[str, float] = {}  # text_idfs' memory; _DOCS_KEY holds the paper count it is for
 
     def _open(self) -> tantivy.Index:
         meta = self.path / META_FILE
@@ -253,11 +256,32 @@ class LexicalIndex:
             return {}
         shares = {}
         for paper_id, text in texts.items():
-            held = set(analysis.analyze(text))
+            held = {term for sentence in analysis.sentence_terms(text) for term in sentence}
             share = sum(idf for stem, idf in weights.items() if stem in held) / total
             if share > 0:
                 shares[paper_id] = min(1.0, share)
         return shares
+
+    def text_idfs(self, terms: Iterable[str]) -> dict[str, float]:
+        """:meth:`_text_idf` of many terms at once (the re-ranker asks for the ~3,000 terms of 50 abstracts).
+
+        Answers are remembered until the number of papers changes (a term's idf moves only with it), up to
+        :data:`IDF_CACHE_TERMS` terms: a search then costs ~0.3 ms here instead of ~5."""
+        searcher = self.index.searcher()
+        total = searcher.num_docs
+        cache = self._idf_cache
+        if cache.get(_DOCS_KEY) != total or len(cache) > IDF_CACHE_TERMS:
+            cache.clear()
+            cache[_DOCS_KEY] = total
+        idfs = {}
+        for term in terms:
+            idf = cache.get(term)
+            if idf is None:
+                found = max(searcher.doc_freq("title", term), searcher.doc_freq("abstract", term))
+                idf = math.log(1.0 + (total - found + 0.5) / (found + 0.5)) if found else 0.0
+                cache[term] = idf
+            idfs[term] = idf
+        return idfs
 
     def _text_idf(self, term: str) -> float:
         """A stem's idf in title or abstract, whichever more papers use it in (close to its idf in either)."""

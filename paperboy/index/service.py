@@ -24,6 +24,7 @@ from functools import cached_property
 import numpy as np
 
 from paperboy.domain import DailyEntry, Paper
+from paperboy.index import rerank
 from paperboy.index import sync as lexical_sync
 from paperboy.index.embed import Embedder
 from paperboy.index.embedding_job import embed_pending, embedding_status
@@ -144,12 +145,20 @@ class SearchService:
             candidates=self.settings.search_candidates,
             recency_weight=self.settings.search_recency_weight,
             recency_half_life_days=self.settings.search_recency_half_life_days,
+            rerank_depth=self.settings.search_rerank_depth,
         )
 
     @cached_property
     def searcher(self) -> HybridSearcher:
+        fusion = self.fusion
         return HybridSearcher(
-            self.lexical, self.vectors, self._embed_query, self.fusion, published=self._published, texts=self._texts
+            self.lexical,
+            self.vectors,
+            self._embed_query,
+            fusion,
+            published=self._published,
+            texts=self._texts,
+            reranker=rerank.shipped() if fusion.rerank_depth > 0 else None,
         )
 
     def _embed_query(self, text: str) -> np.ndarray:

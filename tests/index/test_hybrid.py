@@ -11,7 +11,9 @@ import json
 import math
 import threading
 from collections.abc import Collection, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -411,3 +413,26 @@ def test_hidden_papers_leave_both_halves(built: SearchService, paperboy: Paperbo
     set_paper_hidden(paperboy.store, top, True)
     assert top not in [r.paper.id for r in built.search(query, limit=50).results]  # its vector remains, unused
     assert top not in [s.paper_id for s in built.searcher.dense_only(parse_query(query), 50)]
+
+
+def test_the_reranker_reorders_only_the_fused_head(built: SearchService, subset: Subset) -> None:
+    """The service's searcher re-ranks (the shipped model): the best 50 fused papers change order, the 100 shown
+    stay the same papers, and scores still fall with rank (TREC runs rely on it)."""
+    searcher = built.searcher
+    assert searcher.reranker is not None and searcher.fusion.rerank_depth == 50
+    fused_only = HybridSearcher(
+        searcher.lexical,
+        searcher.vectors,
+        searcher.embed_query,
+        replace(searcher.fusion, rerank_depth=0),
+        texts=searcher.texts,
+    )
+    reordered = 0
+    for text in list(subset.queries.values())[:15]:
+        query = parse_query(text)
+        ranked, fused = searcher.search(query, 100), fused_only.search(query, 100)
+        assert {s.paper_id for s in ranked} == {s.paper_id for s in fused}
+        assert [s.paper_id for s in ranked[50:]] == [s.paper_id for s in fused[50:]]
+        assert all(a.score >= b.score for a, b in pairwise(ranked))
+        reordered += [s.paper_id for s in ranked[:10]] != [s.paper_id for s in fused[:10]]
+    assert reordered >= 3
