@@ -49,7 +49,6 @@ from paperboy.index import hybrid, rerank, sync
 from paperboy.index.embed import paper_text
 from paperboy.index.embedding_job import embed_pending
 from paperboy.index.lexical import TITLE_BOOST, LexicalIndex
-from paperboy.index.query import QueryError, parse_query
 from paperboy.index.service import stored_texts
 from paperboy.index.vectors import VectorIndex
 from paperboy.sources import jsonl
@@ -282,12 +281,7 @@ def main() -> None:
         cands: Candidates = {t: {} for t in TITLE_BOOSTS}
         timings: list[float] = []
         rerank_timings: list[float] = []
-        for qid, text in data.queries.items():
-            try:
-                query = parse_query(text)
-            except QueryError:
-                continue
-            vector = qvecs[qid]
+        for qid, query, vector in train_reranker.claims(data, qvecs):
             searcher.embed_query = lambda _text, v=vector: v  # the cached query vector: same model, same text
             started = time.perf_counter()
             runs["hybrid"][qid] = [s.paper_id for s in searcher.search(query, 100)]

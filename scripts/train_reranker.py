@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 import tempfile
+from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 
@@ -21,21 +22,26 @@ import corpus
 import retrieval
 
 from paperboy.index import hybrid, rerank
-from paperboy.index.query import QueryError, parse_query
+from paperboy.index.query import ParsedQuery, QueryError, parse_query
 from paperboy.index.service import stored_texts
 
 Pools = dict[str, tuple[list[str], np.ndarray]]  # query id -> (pool in fused order, its features)
 
 
-def collect_pools(searcher: hybrid.HybridSearcher, data: corpus.SciFact, qvecs: dict[str, np.ndarray]) -> Pools:
-    """Every training claim's re-ranking pool, as :meth:`HybridSearcher.pool` computes it."""
-    pools: Pools = {}
+def claims(data: corpus.SciFact, qvecs: dict[str, np.ndarray]) -> Iterator[tuple[str, ParsedQuery, np.ndarray]]:
+    """Each training claim as (id, parsed query, its cached vector); a claim the parser refuses is left out."""
     for qid, text in data.queries.items():
         try:
             query = parse_query(text)
         except QueryError:
             continue
-        vector = qvecs[qid]
+        yield qid, query, qvecs[qid]
+
+
+def collect_pools(searcher: hybrid.HybridSearcher, data: corpus.SciFact, qvecs: dict[str, np.ndarray]) -> Pools:
+    """Every training claim's re-ranking pool, as :meth:`HybridSearcher.pool` computes it."""
+    pools: Pools = {}
+    for qid, query, vector in claims(data, qvecs):
         searcher.embed_query = lambda _text, v=vector: v  # the cached query vector: same model, same text
         pools[qid] = searcher.pool(query)
     return pools
