@@ -137,7 +137,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("search_candidates", int, 200, "Candidates each half of hybrid search contributes before fusion."),
     Setting("search_rerank_depth", int, 50,
             "Hybrid search's best N fused papers are re-ordered by the learned re-ranker (a LightGBM model trained "
-            "on SciFact, `paperboy/index/rerank.py`; ~10 ms a search); 0 turns it off."),
+            "on SciFact, `paperboy/index/rerank.py`; it adds ~5-15 ms to a search); 0 turns it off."),
     Setting("search_recency_weight", float, 0.0,
             "Recency boost of search results: score x (1 + weight x 0.5^(age / half-life)). 0: off."),
     Setting("search_recency_half_life_days", float, 180.0, "Half-life of the search recency boost, in days."),
