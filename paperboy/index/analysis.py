@@ -35,8 +35,7 @@ STOP_WORDS = frozenset(
     }
 )
 
-_SENTENCE_END = re.compile(r"\n+|(?<=[.!?])\s+(?=[A-Z0-9(\[])")  # a line break, or . ! ? then a capital
-_SENTENCE_BREAK = re.compile(r"([.!?])\s+(?=[A-Z0-9(\[])")  # the same after . ! ?, faster: no look-behind
+_SENTENCE_BREAK = re.compile(r"([.!?])\s+(?=[A-Z0-9(\[])")  # . ! ? then a space and a capital, digit or bracket
 _MARK = "qqpaperboysentencemarkqq"  # a word no text holds, put between sentences before they are analysed
 _WORD = re.compile(r"[^\W_]+(?:[-'.][^\W_]+)*")
 MIN_PART = 3  # shorter camel-case parts (the "Ax" of AxFormer, the "La" of LLaMA) are noise as sub-words
@@ -91,20 +90,24 @@ def analyze_names(text: str) -> list[str]:
     return list(_names.analyze(text))
 
 
+def _marked(text: str) -> str:
+    """``text`` with :data:`_MARK` between its sentences: at line breaks and where . ! or ? is followed by a space
+    and a capital, digit or bracket ("e.g. the" and "3.5 mm" stay whole; "Fig. 2" is cut, which costs little)."""
+    return _SENTENCE_BREAK.sub(rf"\1 {_MARK} ", text.replace("\n", f" {_MARK} "))
+
+
 def sentences(text: str) -> list[str]:
-    """``text`` cut into sentences, roughly: at line breaks and where . ! or ? is followed by a space and a
-    capital, digit or bracket ("e.g. the" and "3.5 mm" stay whole; "Fig. 2" is cut, which costs little)."""
-    return [s for s in (part.strip() for part in _SENTENCE_END.split(text)) if s]
+    """``text`` cut into sentences, roughly (see :func:`_marked`)."""
+    return [s for s in (part.strip() for part in _marked(text).split(_MARK)) if s]
 
 
 @lru_cache(maxsize=1024)
 def sentence_terms(text: str) -> tuple[tuple[str, ...], ...]:
     """The indexed terms of each of :func:`sentences`' sentences (empty ones left out), from one call of the
-    analyzer with a marker word between sentences: a call per sentence costs twice as much. Remembered for the
-    last 1,024 texts: a search's coverage and re-ranker read the same 50 abstracts (~4 ms to analyse)."""
+    analyzer on the marked text: a call per sentence costs twice as much. Remembered for the last 1,024 texts:
+    the same abstracts come back in the next searches."""
     found: list[list[str]] = [[]]
-    marked = _SENTENCE_BREAK.sub(rf"\1 {_MARK} ", text.replace("\n", f" {_MARK} "))
-    for term in _english.analyze(marked):
+    for term in _english.analyze(_marked(text)):
         if term == _MARK:
             found.append([])
         else:

@@ -201,6 +201,18 @@ def recency_boost(
     return boosted
 
 
+@dataclass(frozen=True, slots=True)
+class _Fused:
+    """A fused ranking and what the re-ranker reads besides it: the BM25 scores (in BM25's order), the nearest
+    neighbours' order, every candidate's cosine, and the texts coverage read from the store."""
+
+    ranking: list[Scored]
+    lexical: dict[str, float]
+    ann_order: list[str]
+    dense: dict[str, float]
+    texts: dict[str, str]
+
+
 @cache
 def _query_embedding_pool() -> ThreadPoolExecutor:
     """Threads that embed queries beside their lexical halves: one per core, shared by every searcher."""
@@ -250,18 +262,17 @@ class HybridSearcher:
         if not dense or not self.dense_ready:
             hits = self.lexical.search(query, limit)
             return [Scored(h.paper_id, h.score, h.score, None) for h in hits]
-        fused, lexical, ann_order, dense_scores = self._fused(query, limit, depth)
+        found = self._fused(query, limit, depth)
+        fused = found.ranking
         if self.reranker is not None and self.texts is not None and self.fusion.rerank_depth > 0:
-            fused = self._rerank(query, fused, lexical, ann_order, dense_scores)
+            fused = self._rerank(query, found)
         if self.fusion.recency_weight > 0 and self.published is not None:
             head = fused[: max(depth, limit)]
             fused = recency_boost(head, self.published([s.paper_id for s in head]), self.fusion, self.clock())
         return self._searchable(fused, limit)
 
-    def _fused(
-        self, query: ParsedQuery, limit: int, depth: int
-    ) -> tuple[list[Scored], dict[str, float], list[str], dict[str, float]]:
-        """Both halves fused: (ranking, BM25 scores, the nearest-neighbour order, every candidate's cosine)."""
+    def _fused(self, query: ParsedQuery, limit: int, depth: int) -> _Fused:
+        """Both halves fused, with what the re-ranker reads besides the ranking."""
         assert self.vectors is not None and self.embed_query is not None
         # The query's embedding (ONNX, which releases the GIL) runs on another core while BM25 runs here.
         embedding = _query_embedding_pool().submit(self.embed_query, query.plain_text)
@@ -274,78 +285,79 @@ class HybridSearcher:
         if missing:  # exact cosine for lexical candidates the ANN did not return
             dense_scores.update(self.vectors.search(vector, len(missing), allowed_ids=missing))
         vectors = self.vectors
+        texts: dict[str, str] = {}
         fused = fuse_with_coverage(
             lexical,
             dense_scores,
             self.fusion,
-            self._coverage_of(query),
+            self._coverage_of(query, texts),
             limit,
             embedded=lambda pid: pid in vectors,
         )
-        return fused, lexical, ann_order, dense_scores
+        return _Fused(fused, lexical, ann_order, dense_scores, texts)
 
     def pool(self, query: ParsedQuery) -> tuple[list[str], np.ndarray]:
         """The papers the re-ranker would re-order for ``query``, fused order, and their features (for training
         and benchmarks: :func:`rerank.train` learns from exactly what :meth:`search` computes)."""
         if not query.has_text or not self.dense_ready or self.texts is None:
             return [], np.zeros((0, len(rerank.FEATURES)))
-        fused, lexical, ann_order, dense_scores = self._fused(query, 10, max(self.fusion.candidates, 10))
-        candidates = self._candidates(fused, lexical, ann_order, dense_scores)
-        return [c.paper_id for c in candidates], self._features(query, candidates)
+        found = self._fused(query, 10, max(self.fusion.candidates, 10))
+        candidates = self._candidates(found)
+        return [c.paper_id for c in candidates], self._features(query, candidates, found.texts)
 
-    def _candidates(
-        self,
-        fused: Sequence[Scored],
-        lexical: Mapping[str, float],
-        ann_order: Sequence[str],
-        dense: Mapping[str, float],
-    ) -> list[rerank.Candidate]:
-        lexical_rank = {pid: i for i, pid in enumerate(lexical)}
-        dense_rank = {pid: i for i, pid in enumerate(ann_order)}
+    def _candidates(self, found: _Fused) -> list[rerank.Candidate]:
+        lexical_rank = {pid: i for i, pid in enumerate(found.lexical)}
+        dense_rank = {pid: i for i, pid in enumerate(found.ann_order)}
         return [
             rerank.Candidate(
                 s.paper_id,
                 s.score,
                 s.lexical,
-                dense.get(s.paper_id),
+                found.dense.get(s.paper_id),
                 lexical_rank.get(s.paper_id),
                 dense_rank.get(s.paper_id),
             )
-            for s in fused[: self.fusion.rerank_depth]
+            for s in found.ranking[: self.fusion.rerank_depth]
         ]
 
-    def _features(self, query: ParsedQuery, candidates: Sequence[rerank.Candidate]) -> np.ndarray:
+    def _features(
+        self, query: ParsedQuery, candidates: Sequence[rerank.Candidate], texts: Mapping[str, str]
+    ) -> np.ndarray:
+        """The candidates' features; ``texts``: those coverage read already (the rest are read here)."""
         assert self.texts is not None
-        texts = self.texts([c.paper_id for c in candidates])
+        missing = [c.paper_id for c in candidates if c.paper_id not in texts]
+        if missing:
+            texts = {**texts, **self.texts(missing)}
         return rerank.pool_features(query.plain_text, candidates, texts, self.lexical.text_idfs)
 
-    def _rerank(
-        self,
-        query: ParsedQuery,
-        fused: list[Scored],
-        lexical: Mapping[str, float],
-        ann_order: Sequence[str],
-        dense: Mapping[str, float],
-    ) -> list[Scored]:
+    def _rerank(self, query: ParsedQuery, found: _Fused) -> list[Scored]:
         """The best :attr:`Fusion.rerank_depth` fused papers re-ordered by the model, above the rest. Their scores
         become the model's, lifted over the rest's best, so scores still fall with rank (TREC runs need that)."""
         assert self.reranker is not None
-        candidates = self._candidates(fused, lexical, ann_order, dense)
+        fused = found.ranking
+        candidates = self._candidates(found)
         if len(candidates) < 2:
             return fused
-        predicted = self.reranker.score(self._features(query, candidates))
+        predicted = self.reranker.score(self._features(query, candidates, found.texts))
         rest = fused[len(candidates) :]
         lift = (rest[0].score if rest else 0.0) + 1.0 - float(predicted.min())
         head = [Scored(s.paper_id, float(p) + lift, s.lexical, s.dense) for s, p in zip(fused, predicted, strict=False)]
         head.sort(key=lambda s: -s.score)
         return head + rest
 
-    def _coverage_of(self, query: ParsedQuery) -> Callable[[Sequence[str]], Mapping[str, float]]:
-        """How the fusion reads coverage: from the papers' texts; without a text lookup it is not counted."""
+    def _coverage_of(self, query: ParsedQuery, read: dict[str, str]) -> Callable[[Sequence[str]], Mapping[str, float]]:
+        """How the fusion reads coverage: from the papers' texts (kept in ``read`` for the re-ranker); without a
+        text lookup it is not counted."""
         texts = self.texts
         if texts is None:
             return lambda _head: {}
-        return lambda head: self.lexical.coverage(query, texts(head))
+
+        def coverage(head: Sequence[str]) -> Mapping[str, float]:
+            found = texts(head)
+            read.update(found)
+            return self.lexical.coverage(query, found)
+
+        return coverage
 
     def _searchable(self, ranked: Sequence[Scored], limit: int) -> list[Scored]:
         """The first ``limit`` results the lexical index holds: a vector can outlive its paper's visibility (a

@@ -277,8 +277,7 @@ class LexicalIndex:
         for term in terms:
             idf = cache.get(term)
             if idf is None:
-                found = max(searcher.doc_freq("title", term), searcher.doc_freq("abstract", term))
-                idf = math.log(1.0 + (total - found + 0.5) / (found + 0.5)) if found else 0.0
+                idf = _bm25_idf(total, max(searcher.doc_freq("title", term), searcher.doc_freq("abstract", term)))
                 cache[term] = idf
             idfs[term] = idf
         return idfs
@@ -381,10 +380,7 @@ class LexicalIndex:
     def _idf(self, field: str, term: str) -> float:
         """BM25's inverse document frequency of a term, as tantivy computes it; 0.0 when no paper has it."""
         searcher = self.index.searcher()
-        found = searcher.doc_freq(field, term)
-        if found == 0:
-            return 0.0
-        return math.log(1.0 + (searcher.num_docs - found + 0.5) / (found + 0.5))
+        return _bm25_idf(searcher.num_docs, searcher.doc_freq(field, term))
 
     def _literal_clauses(self, text: str, title_boost: float = TITLE_BOOST, apart: bool = False) -> list[tantivy.Query]:
         """Text as written in title, abstract or authors: one term, or a phrase when it analyses to several
@@ -418,6 +414,12 @@ class LexicalIndex:
         if len(words) == 1:
             return tantivy.Query.term_query(self.schema, field, words[0])
         return tantivy.Query.phrase_query(self.schema, field, words)
+
+
+def _bm25_idf(papers: int, found: int) -> float:
+    """BM25's inverse document frequency, as tantivy computes it, of a term ``found`` in that many of ``papers``;
+    0.0 for a term no paper has."""
+    return math.log(1.0 + (papers - found + 0.5) / (found + 0.5)) if found else 0.0
 
 
 def _zero(query: tantivy.Query) -> tantivy.Query:
