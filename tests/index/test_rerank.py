@@ -83,6 +83,25 @@ def test_score_features_are_scaled_per_pool_and_missing_halves_score_nothing() -
     assert f["whole"]["fused"] == 1.0 and f["none"]["fused"] == 0.0
 
 
+def test_sentence_position_and_length_features() -> None:
+    f = features(pool())
+    # "whole": its last sentence holds the whole query, its first (after the title) none of it
+    assert f["whole"]["last_sentence_coverage"] == pytest.approx(1.0)
+    assert f["whole"]["first_sentence_coverage"] == 0.0
+    assert f["whole"]["best_sentence_position"] == 1.0
+    assert f["half"]["first_sentence_coverage"] == f["half"]["last_sentence_coverage"] > 0
+    assert f["spread"]["length"] > f["half"]["length"] == pytest.approx(np.log1p(len(analysis.analyze(TEXTS["half"]))))
+
+
+def test_query_features_are_the_same_for_every_paper_of_a_pool() -> None:
+    f = features(pool())
+    stems = [s for s in dict.fromkeys(analysis.analyze(QUERY)) if s not in analysis.STOP_WORDS]
+    for paper in f.values():
+        assert paper["query_words"] == len(stems)
+        assert paper["query_max_idf"] == max(IDF[s] for s in stems)
+        assert paper["query_mean_idf"] == pytest.approx(np.mean([IDF[s] for s in stems]))
+
+
 def test_feedback_leaves_the_paper_itself_out() -> None:
     """Likeness to the pool's best papers: an unrelated paper ranked first is not rewarded for resembling itself."""
     order = ("none", "whole", "spread", "half")
@@ -104,7 +123,9 @@ def test_shipped_model_matches_these_features_and_is_monotone() -> None:
     rng = np.random.default_rng(0)
     rows = rng.random((200, len(rerank.FEATURES)))
     base = model.score(rows)
-    for column in range(len(rerank.FEATURES)):
+    for column, name in enumerate(rerank.FEATURES):
+        if name in rerank.UNCONSTRAINED:
+            continue
         raised = rows.copy()
         raised[:, column] = np.minimum(1.0, raised[:, column] + 0.3)
         assert (model.score(raised) >= base - 1e-9).all(), rerank.FEATURES[column]
