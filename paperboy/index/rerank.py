@@ -14,7 +14,7 @@ with a word), so a model trained on SciFact's 5,183 abstracts carries to a corpu
 The model is monotone: more of any evidence never ranks a paper lower (unconstrained models learned SciFact's
 quirks and lost on held-out claims and on other subsets). Two kinds of feature are left free. Where in the
 abstract the best sentence stands, since either end can be the one that matters. And the query's own
-features, the same for every paper of a pool: how many known words it has and how rare they are. They rank
+features, the same for every paper of a pool: how many known words it has and how rare the rarest is. They rank
 nothing by themselves; they let the model weigh the others differently for a short common-word query than for a
 long claim full of rare terms. Length is monotone (longer abstracts win ties): BM25's length normalisation
 over-penalises long documents (Singhal et al., pivoted normalisation) and the cosine of short texts is noisy. Left
@@ -59,17 +59,14 @@ FEATURES = (
     "two_sentence_coverage",  # mean share of its best two sentences
     "sentence_coverage_sq",  # best sentence, idf squared
     *(f"pairs_within_{w}" for w in PAIR_WINDOWS),  # share of the query's adjacent word pairs found that close
-    *(f"feedback_{k}" for k in FEEDBACK_DEPTHS),  # tf-idf likeness to the pool's best k (itself left out), min-max
-    "tfidf_query",  # tf-idf cosine of query and paper, min-max over the pool
-    "first_sentence_coverage",  # share in the abstract's first sentence (what the paper is about)
-    "last_sentence_coverage",  # share in its last sentence (where abstracts state their findings)
     "best_sentence_position",  # where the best sentence stands: 0 the title, 1 the last sentence
     "length",  # log(1 + the paper's number of terms)
     "query_words",  # how many distinct known words the query has (the same for the whole pool)
     "query_max_idf",  # idf of its rarest word: log of the inverse share of papers that have it (the same)
-    "query_mean_idf",  # mean idf of its words (the same)
+    *(f"feedback_{k}" for k in FEEDBACK_DEPTHS),  # tf-idf likeness to the pool's best k (itself left out), min-max
+    "tfidf_query",  # tf-idf cosine of query and paper, min-max over the pool
 )
-UNCONSTRAINED = frozenset({"best_sentence_position", "query_words", "query_max_idf", "query_mean_idf"})
+UNCONSTRAINED = frozenset({"best_sentence_position", "query_words", "query_max_idf"})
 TRAINING = {  # LightGBM parameters, fixed (chosen by 5-fold cross-validation on SciFact, bench/retrieval.py)
     "objective": "lambdarank",
     "num_leaves": 7,
@@ -156,22 +153,12 @@ def pool_features(
     pairs = [(a, b) for a, b in pairwise(stems) if a != b]
     pair_total = sum(weights[a] + weights[b] for a, b in pairs)
 
-    query_row = [len(weights), max(weights.values(), default=0.0), mean_idf]
-    rows, tail_rows = [], []
+    rows = []
     for c, doc in zip(pool, docs, strict=True):
         held = doc.counts
         shares = [_share(weights, s) for s in doc.sentences]
         sentence_shares = sorted(shares, reverse=True)
         last = len(shares) - 1
-        tail_rows.append(
-            [
-                shares[1] if last else 0.0,
-                shares[last] if last else 0.0,
-                int(np.argmax(shares)) / last if last else 0.0,
-                np.log1p(doc.counts.total()),
-                *query_row,
-            ]
-        )
         rows.append(
             [
                 0.0,  # dense, filled below
@@ -194,6 +181,10 @@ def pool_features(
                     else 0.0
                     for w in PAIR_WINDOWS
                 ),
+                int(np.argmax(shares)) / last if last else 0.0,
+                np.log1p(doc.counts.total()),
+                len(weights),
+                max(weights.values(), default=0.0),
             ]
         )
     matrix = np.zeros((len(pool), len(FEATURES)))
@@ -209,7 +200,6 @@ def pool_features(
     for stem, weight in weights.items():
         query_vector[vocabulary[stem]] = weight
     matrix[:, column] = _minmax(tfidf @ query_vector)
-    matrix[:, column + 1 :] = tail_rows
 
     cosines = np.array([c.cosine if c.cosine is not None else np.nan for c in pool])
     if np.isfinite(cosines).any():
