@@ -155,6 +155,21 @@ def _camel_pieces(piece: str) -> list[str]:
     return pieces
 
 
+_CAMEL_WORD = re.compile(r"\b[^\W_]*[a-z][A-Z][^\W_]*\b")
+
+
+def with_camel_parts(text: str) -> str:
+    """``text`` with each camel-case word followed by its parts of at least MIN_PART letters ("AgentFormer" ->
+    "AgentFormer Agent Former"), so word-level analysis (the re-ranker's) sees the parts the sub-word fields match:
+    the stemmer alone makes one term no paper has of "AgentFormer"."""
+
+    def spelled_out(match: re.Match[str]) -> str:
+        parts = [p for p in _camel_pieces(match.group()) if len(p) >= MIN_PART]
+        return " ".join([match.group(), *parts])
+
+    return _CAMEL_WORD.sub(spelled_out, text)
+
+
 def compound_parts(word: str) -> list[str]:
     """The folded parts of one word at hyphens, camel case and letter/digit boundaries.
 

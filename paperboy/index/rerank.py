@@ -136,11 +136,12 @@ def pool_features(
     """The feature matrix of a pool (one row per candidate, columns as :data:`FEATURES`).
 
     ``texts``: title (first line) and abstract of each candidate; ``idf_of``: the index's idf of terms (0 or
-    missing: a term no paper has)."""
+    missing: a term no paper has). Camel-case words count with their parts, in the query and in the papers
+    (:func:`analysis.with_camel_parts`): "AgentFormer" is about agents and -former models."""
     if not pool:
         return np.zeros((0, len(FEATURES)))
-    query_terms = analysis.analyze(query_text)
-    docs = [_Doc(texts.get(c.paper_id, ""), query_terms) for c in pool]
+    query_terms = analysis.analyze(analysis.with_camel_parts(query_text))
+    docs = [_Doc(analysis.with_camel_parts(texts.get(c.paper_id, "")), query_terms) for c in pool]
     terms = dict.fromkeys(t for d in docs for t in d.counts) | dict.fromkeys(query_terms)  # ordered: same sums
     vocabulary = {t: i for i, t in enumerate(terms)}
     idf_map = idf_of(vocabulary)

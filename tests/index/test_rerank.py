@@ -101,6 +101,24 @@ def test_query_features_are_the_same_for_every_paper_of_a_pool() -> None:
         assert paper["query_max_idf"] == max(IDF[s] for s in stems)
 
 
+def test_a_camel_case_query_is_read_by_its_parts_in_queries_and_papers() -> None:
+    """ "AgentFormer" stems to one term no paper has; the re-ranker reads its parts, as the sub-word fields do."""
+    assert analysis.with_camel_parts("AgentFormer, mRNA and HeLa") == "AgentFormer Agent Former, mRNA RNA and HeLa"
+    texts = {
+        "both": "RigidFormer agents\nWe build agents on a RigidFormer backbone.",
+        "one": "Agents at work\nLanguage agents act in the world.",
+        "none": TEXTS["none"],
+    }
+    candidates = [rerank.Candidate(pid, 1.0 - i / 10, None, 0.5, None, i) for i, pid in enumerate(texts)]
+    idf = {"agent": 2.0, "former": 4.0, "rigidform": 5.0, "rigid": 5.0}
+    matrix = rerank.pool_features("AgentFormer", candidates, texts, lambda terms: {t: idf.get(t, 0.0) for t in terms})
+    f = {c.paper_id: dict(zip(rerank.FEATURES, row, strict=True)) for c, row in zip(candidates, matrix, strict=True)}
+    assert f["both"]["query_words"] == 2.0 and f["both"]["query_max_idf"] == 4.0
+    assert f["both"]["coverage"] == pytest.approx(1.0) and f["both"]["pairs_within_1"] == pytest.approx(1.0)
+    assert f["one"]["coverage"] == pytest.approx(2.0 / 6.0)
+    assert f["none"]["coverage"] == 0.0
+
+
 def test_feedback_leaves_the_paper_itself_out() -> None:
     """Likeness to the pool's best papers: an unrelated paper ranked first is not rewarded for resembling itself."""
     order = ("none", "whole", "spread", "half")
