@@ -42,8 +42,8 @@ def pool(order=("whole", "spread", "half", "none")) -> list[rerank.Candidate]:
     ]
 
 
-def features(candidates) -> dict[str, dict[str, float]]:
-    matrix = rerank.pool_features(QUERY, candidates, TEXTS, idf_of)
+def features(candidates, query=QUERY, texts=TEXTS, idf=idf_of) -> dict[str, dict[str, float]]:
+    matrix = rerank.pool_features(query, candidates, texts, idf)
     assert matrix.shape == (len(candidates), len(rerank.FEATURES))
     return {c.paper_id: dict(zip(rerank.FEATURES, row, strict=True)) for c, row in zip(candidates, matrix, strict=True)}
 
@@ -111,8 +111,7 @@ def test_a_camel_case_query_is_read_by_its_parts_in_queries_and_papers() -> None
     }
     candidates = [rerank.Candidate(pid, 1.0 - i / 10, None, 0.5, None, i) for i, pid in enumerate(texts)]
     idf = {"agent": 2.0, "former": 4.0, "rigidform": 5.0, "rigid": 5.0}
-    matrix = rerank.pool_features("AgentFormer", candidates, texts, lambda terms: {t: idf.get(t, 0.0) for t in terms})
-    f = {c.paper_id: dict(zip(rerank.FEATURES, row, strict=True)) for c, row in zip(candidates, matrix, strict=True)}
+    f = features(candidates, "AgentFormer", texts, lambda terms: {t: idf.get(t, 0.0) for t in terms})
     assert f["both"]["query_words"] == 2.0 and f["both"]["query_max_idf"] == 4.0
     assert f["both"]["coverage"] == pytest.approx(1.0) and f["both"]["pairs_within_1"] == pytest.approx(1.0)
     assert f["one"]["coverage"] == pytest.approx(2.0 / 6.0)
